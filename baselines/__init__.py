@@ -1,0 +1,1 @@
+"""Comparison models: one short module each, registered with ``@register_model``."""

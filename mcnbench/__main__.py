@@ -1,0 +1,5 @@
+import sys
+
+from mcnbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,32 @@
+"""``mcnbench list tasks|models``: what the registries hold."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from mcnbench.cli import HelpFormatter
+
+    p = sub.add_parser("list", help="list the registered tasks or models",
+                       description="List the registered tasks or models with version and description, "
+                                   "built-in and plug-in alike.", formatter_class=HelpFormatter)
+    p.add_argument("what", choices=("tasks", "models"), help="which registry to list")
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    from mcnbench.registry import MODELS, TASKS
+
+    registry = TASKS if args.what == "tasks" else MODELS
+    entries = registry.entries()
+    if not entries:
+        print(f"no {args.what} registered yet (built-in packages: "
+              f"{', '.join(registry._builtin_packages)}; plug-ins: entry-point group "
+              f"'{registry.group}')")
+        return 0
+    width = max(len(e.name) for e in entries)
+    print(f"{'name':<{width}}  version  description")
+    for e in entries:
+        source = "" if e.source == "builtin" else f"  [{e.source}]"
+        print(f"{e.name:<{width}}  {e.version:<7}  {e.description}{source}")
+    return 0

@@ -1,0 +1,1 @@
+"""Small helpers shared by every part: atomic files, hashing, seeding, provenance."""

@@ -1,0 +1,1 @@
+"""The benchmark tasks: one module each, registered with ``@register_task``."""

@@ -1,0 +1,46 @@
+"""The command line: help, version and listing."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mcnbench import __version__
+from mcnbench.cli import build_parser, main
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mcnbench {__version__}"
+
+
+def test_help_lists_commands_with_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "list" in out and "examples:" in out
+
+
+@pytest.mark.parametrize("what", ["tasks", "models"])
+def test_list(what, capsys):
+    assert main(["list", what]) == 0
+    out = capsys.readouterr().out
+    assert out.strip(), "listing must never print nothing"
+
+
+def test_every_subcommand_has_help():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        text = p.format_help()
+        assert p.description, f"{name} has no description"
+        assert "usage: mcnbench " + name in text
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "mcnbench", "list", "tasks"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip()
