@@ -74,6 +74,8 @@ class ResultRecord:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ResultRecord":
+        if not isinstance(d, dict):
+            raise ValueError(f"expected a JSON object, got {type(d).__name__}")
         if d.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"schema_version {d.get('schema_version')!r}, expected {SCHEMA_VERSION}")
         missing = [k for k in ("model", "task", "seed", "data", "metrics", "main_score", "tie_rule")

@@ -37,7 +37,8 @@ def test_load_results_long_table_skips_corrupt_and_foreign(tmp_path):
     write_record(make_record(model="random", seed=0, r10=0.3), tmp_path)
     (tmp_path / "mcn" / "youcook2" / "seed7.json").write_text('{"schema_version": 1, "model": ')
     (tmp_path / "mcn" / "youcook2" / "seed8.json").write_text('{"hello": "world"}')
-    with pytest.warns(UserWarning, match="skipped 2 unreadable result file"):
+    (tmp_path / "mcn" / "youcook2" / "seed9.json").write_text("[]")
+    with pytest.warns(UserWarning, match="skipped 3 unreadable result file"):
         df = load_results(tmp_path)
     assert len(df) == 9  # 3 records x 3 metrics
     r10 = df[(df.model == "mcn") & (df.metric == "R@10")].sort_values("seed")
