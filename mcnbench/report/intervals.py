@@ -1,0 +1,134 @@
+"""Bootstrap intervals of a recorded metric from the per-query arrays saved beside its record.
+
+A record stores its metrics and, beside it, per-query arrays (``seed0.ranks.npy`` ...). To put a
+95% interval on a metric, this module knows how each metric is computed from those arrays:
+
+=================  ==============================  ==========================================
+metric             arrays                          statistic per bootstrap replicate
+=================  ==============================  ==========================================
+``R@K``            ``ranks`` (NaN = miss)          hits@K / complete test set (misses padded)
+``MedR``/``MeanR`` ``ranks``                       median / mean of the non-missing ranks + 1
+``recall``         ``matches``, ``present``,       CrossTask: per task Σmatches / Σpresent,
+                   ``task_ids``                    then the mean over tasks
+``MoF``            ``correct``, ``T``              Σcorrect / ΣT (frames pooled over videos)
+any ``m``          ``m`` or ``m_hits``             mean (× 100 for 0/1 hits)
+=================  ==============================  ==========================================
+
+Every candidate is first applied to the unresampled arrays and used only when it reproduces the
+recorded value: an interval computed by a rule the task did not use would mislead, so then the
+answer is "no interval" (shown as n/a). Queries (videos) are resampled with replacement; the
+resampling itself is ``mcnbench.metrics.stats.bootstrap_ci``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcnbench.metrics.stats import bootstrap_ci, mean_rank_fn, median_rank_fn, pad_missing, recall_fn
+from mcnbench.report.frame import recall_k
+from mcnbench.results import ResultRecord, load_per_query, safe_name
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to compute a metric from per-query arrays: ``fn([B, Q, len(arrays)]) -> [B]``
+    (or ``[B, Q] -> [B]`` for one array), with the ranks padded to ``pad_to`` queries first."""
+
+    arrays: tuple[str, ...]
+    fn: Callable[[np.ndarray], np.ndarray]
+    pad_to: int | None = None
+
+
+def _mean_fn(scale: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda v: scale * np.nanmean(v, axis=1)
+
+
+def _pooled_ratio(v: np.ndarray) -> np.ndarray:
+    """[B, Q, 2] (numerator, denominator) per query → 100 × Σnum / Σden per replicate."""
+    return 100.0 * v[..., 0].sum(axis=1) / v[..., 1].sum(axis=1)
+
+
+def _per_group_ratio_mean(v: np.ndarray) -> np.ndarray:
+    """[B, Q, 3] (numerator, denominator, group code) → 100 × mean over groups of Σnum / Σden.
+
+    Groups with no denominator in a replicate are left out, as CrossTask leaves out tasks with
+    no present step. One ``bincount`` over (replicate, group) does all replicates at once.
+    """
+    b = v.shape[0]
+    groups = v[..., 2].astype(np.int64)
+    n_groups = int(groups.max()) + 1 if groups.size else 1
+    flat = (groups + n_groups * np.arange(b)[:, None]).ravel()
+    num = np.bincount(flat, weights=v[..., 0].ravel(), minlength=b * n_groups).reshape(b, n_groups)
+    den = np.bincount(flat, weights=v[..., 1].ravel(), minlength=b * n_groups).reshape(b, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * np.nanmean(np.where(den > 0, num / den, np.nan), axis=1)
+
+
+def candidates(metric: str, info: dict) -> list[Candidate]:
+    """The ways ``metric`` may have been computed from per-query arrays, most likely first."""
+    k = recall_k(metric)
+    if k is not None:  # R@K divides by the complete test set: absent queries padded as misses
+        sizes = dict.fromkeys([info.get("r_at_k_denominator"), info.get("complete_size"), None])
+        return [Candidate(("ranks",), recall_fn(k), size) for size in sizes]
+    leaf = metric.rsplit("/", 1)[-1].lower()
+    if leaf == "medr":
+        return [Candidate(("ranks",), median_rank_fn())]
+    if leaf == "meanr":
+        return [Candidate(("ranks",), mean_rank_fn())]
+    out = []
+    if metric == "recall":
+        out.append(Candidate(("matches", "present", "task_ids"), _per_group_ratio_mean))
+    if metric == "MoF":
+        out.append(Candidate(("correct", "T"), _pooled_ratio))
+    for name in (metric, f"{metric}_hits"):
+        out += [Candidate((name,), _mean_fn(100.0)), Candidate((name,), _mean_fn(1.0))]
+    return out
+
+
+def _load(record_file: Path, cand: Candidate) -> np.ndarray | None:
+    """The candidate's arrays as [Q] (one) or [Q, C] (several, strings coded as ints); None if
+    an array is absent or unusable."""
+    columns = []
+    for name in cand.arrays:
+        if not record_file.with_suffix(f".{safe_name(name)}.npy").is_file():
+            return None
+        try:
+            a = np.asarray(load_per_query(record_file, name))
+        except (OSError, ValueError):
+            return None
+        if a.ndim != 1 or a.size == 0:
+            return None
+        if a.dtype.kind in "US":  # group labels (task ids): only their identity matters
+            a = np.unique(a, return_inverse=True)[1]
+        columns.append(a.astype(np.float64))
+    if len({c.size for c in columns}) != 1:
+        return None
+    if len(columns) == 1:
+        try:
+            return pad_missing(columns[0], cand.pad_to)
+        except (ValueError, TypeError):
+            return None
+    return np.stack(columns, axis=1)
+
+
+def metric_interval(record_file: str | Path, record: ResultRecord, metric: str, value: float, *,
+                    n_boot: int = 1000, alpha: float = 0.05,
+                    seed: int = 0) -> tuple[float, float] | None:
+    """The (lo, hi) bootstrap interval of ``metric`` for this record, or None when its per-query
+    arrays are absent or do not reproduce the recorded ``value``."""
+    if value is None or not math.isfinite(value):
+        return None
+    record_file = Path(record_file)
+    for cand in candidates(metric, record.info or {}):
+        values = _load(record_file, cand)
+        if values is None:
+            continue
+        with np.errstate(all="ignore"):
+            point = float(cand.fn(values[None])[0])
+        if math.isfinite(point) and math.isclose(point, value, rel_tol=1e-6, abs_tol=1e-6):
+            return bootstrap_ci(values, cand.fn, n_boot=n_boot, alpha=alpha, seed=seed)
+    return None
