@@ -1,0 +1,177 @@
+"""One MCN training iteration: network, optimiser, schedule, online k-means and the loss.
+
+``Trainer.step(batch)`` is the whole iteration on this process's share of the global batch; the
+embeddings of all ranks are gathered (with gradient) before any loss, so the loss is always the
+loss of the global batch (see :mod:`mcnbench.training.distributed`).
+
+Loss (reference mcn_spec §4, README run)::
+
+    L = contrastive + cluster_weight · clustering + recon_weight · mean(recon_per_clip)
+
+contrastive = Σ over the pairs (t,v), (a,t), (a,v) of MMS (or NCE / MIL-NCE) of the ``[B, B]``
+dot-product matrix; clustering = centroid contrast against online k-means of the detached fused
+``(v+a+t)/3`` (``cluster_mode``); the audio pairs and audio are dropped with ``no_audio``.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+
+import torch
+from torch import nn
+
+from mcnbench.models.kmeans import OnlineKMeans
+from mcnbench.models.losses import clustering_loss, fuse, mil_nce_loss, mms_loss, nce_loss
+from mcnbench.models.mcn import MCNConfig, MCNNet, MCNOutput
+from mcnbench.training.config import TrainConfig
+from mcnbench.training.distributed import DistEnv, all_gather_with_grad, convert_batchnorm
+from mcnbench.training.schedule import warmup_cosine
+from mcnbench.utils.seed import seed_everything
+
+PAIRS = (("text", "video"), ("audio", "text"), ("audio", "video"))  # rows · columnsᵀ, as the reference
+
+
+def amp_dtype(amp: str, device: str) -> torch.dtype | None:
+    """The autocast dtype for ``amp`` on ``device``: None (full precision) on CPU or "off";
+    "auto" = bf16 where the GPU supports it, else fp16."""
+    if amp == "off" or not str(device).startswith("cuda"):
+        return None
+    if amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return torch.float16
+
+
+class Trainer:
+    """Everything that changes while training, for one process.
+
+    ``model_config`` shapes the network (its ``recon`` follows ``cfg.recon``); ``total_steps``
+    sizes the cosine schedule; ``env`` says which rank this is (``DistEnv()`` = 1 process).
+    Initialisation depends only on ``cfg.seed``, so every rank builds the same network.
+    """
+
+    def __init__(self, model_config: MCNConfig, cfg: TrainConfig, *, total_steps: int,
+                 device: str = "cpu", env: DistEnv | None = None):
+        self.cfg, self.env, self.device = cfg, env or DistEnv(), torch.device(device)
+        self.total_steps = int(total_steps)
+        seed_everything(cfg.seed)
+        if model_config.recon != cfg.recon:
+            model_config = MCNConfig.from_dict({**model_config.to_dict(), "recon": cfg.recon})
+        self.model_config = model_config
+        self.net = MCNNet(model_config).to(self.device)
+        self.model: nn.Module = self.net
+        if self.env.enabled:
+            convert_batchnorm(self.net, self.env)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # unused: DAVEnet.batchnorm1 (built, never called, as in the reference) and, with
+            # no_audio, nothing else — the audio branch still feeds the reconstruction loss
+            # BatchNorm buffers are kept equal by GlobalBatchNorm; no per-forward broadcast
+            ddp = nn.parallel.DistributedDataParallel
+            no_sync = ({"forward_sync_buffers": False}
+                       if "forward_sync_buffers" in inspect.signature(ddp).parameters
+                       else {"broadcast_buffers": False})
+            self.model = ddp(self.net, device_ids=ids, find_unused_parameters=True, **no_sync)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.scheduler = warmup_cosine(self.optimizer, cfg.warmup_steps, self.total_steps)
+        self.amp = amp_dtype(cfg.amp, str(self.device))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
+        self.modalities = ("video", "text") if cfg.no_audio else ("video", "audio", "text")
+        self.kmeans = self._make_kmeans()
+
+    # -- construction -----------------------------------------------------------------------
+    def _make_kmeans(self) -> dict[str, OnlineKMeans]:
+        cfg = self.cfg
+        if cfg.cluster_mode == "none":
+            return {}
+        rows = OnlineKMeans.queue_rows_for(cfg.queue_batches, cfg.clips_per_batch)
+        names = self.modalities if cfg.cluster_mode == "per-modality" else ("fused",)
+        return {name: OnlineKMeans(cfg.n_clusters, self.model_config.embd_dim, rows,
+                                   cfg.refit_every, seed=cfg.seed + i, device=self.device,
+                                   dtype=torch.promote_types(torch.float32, torch.get_default_dtype()))
+                for i, name in enumerate(names)}
+
+    # -- one iteration ----------------------------------------------------------------------
+    def start_epoch(self) -> None:
+        """MCN's ``fastC``: forget the centroids at each epoch start (queue kept)."""
+        for km in self.kmeans.values():
+            km.reset_epoch()
+
+    def step(self, batch: dict[str, torch.Tensor], step_in_epoch: int) -> dict[str, float]:
+        """One optimiser step on this rank's ``batch`` (:func:`collate_clips` layout, video-major
+        ``[b·n_pair, ...]``). Returns the global-batch loss terms and the lr used."""
+        self.model.train()
+        dev = self.device
+        video, audio = batch["video"].to(dev, non_blocking=True), batch["audio"].to(dev, non_blocking=True)
+        nframes, text = batch["nframes"].to(dev, non_blocking=True), batch["text"].to(dev, non_blocking=True)
+        ctx = (torch.autocast(dev.type, dtype=self.amp) if self.amp is not None
+               else contextlib.nullcontext())
+        with ctx:
+            out = self.model(video, audio, nframes, text)
+        full = self._gather(out)
+        loss, terms = self.objective(full, step_in_epoch)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        values = torch.stack([loss.detach(), *(t.detach() for t in terms.values())]).tolist()
+        return {"loss": values[0], **dict(zip(terms, values[1:], strict=True)), "lr": lr}
+
+    def _gather(self, out: MCNOutput) -> MCNOutput:
+        """All ranks' embeddings in global-batch order (fp32 or wider) in one differentiable
+        all-gather: ``[N·b, 3D (+1 recon)]``."""
+        d = self.model_config.embd_dim
+        parts = [out.video, out.audio, out.text]
+        if out.recon_per_clip is not None:
+            parts.append(out.recon_per_clip[:, None])
+        # losses and k-means in full precision even under autocast
+        wide = torch.promote_types(torch.float32, parts[0].dtype)
+        full = all_gather_with_grad(torch.cat([p.to(wide) for p in parts], dim=1), self.env)
+        recon = full[:, 3 * d] if out.recon_per_clip is not None else None
+        return MCNOutput(full[:, :d], full[:, d:2 * d], full[:, 2 * d:3 * d], recon)
+
+    def objective(self, out: MCNOutput, step_in_epoch: int) -> tuple[torch.Tensor, dict]:
+        """Total loss and its unweighted terms ``{"mms", "cluster", "recon"}`` on the global
+        batch ``out``; advances the online k-means (labels for this batch)."""
+        cfg = self.cfg
+        zero = out.video.new_zeros(())
+        contrastive = sum((self._contrastive(getattr(out, x), getattr(out, y))
+                           for x, y in PAIRS if x in self.modalities and y in self.modalities), zero)
+        cluster = zero
+        if cfg.cluster_mode != "none":
+            if cfg.cluster_mode == "per-modality":
+                labels = {m: self.kmeans[m].step(getattr(out, m), step_in_epoch, cfg.n_pair)
+                          for m in self.modalities}
+                cents = {m: self.kmeans[m].centroids for m in self.modalities}
+            else:
+                km = self.kmeans["fused"]
+                labels = km.step(fuse(out, self.modalities).detach(), step_in_epoch, cfg.n_pair)
+                cents = km.centroids
+            cluster = clustering_loss(out, cents, labels, cfg.cluster_mode, margin=cfg.margin,
+                                      modalities=self.modalities, swap=cfg.cluster_swap)
+        recon = out.recon_per_clip.mean() if out.recon_per_clip is not None and cfg.recon else zero
+        loss = contrastive + cfg.cluster_weight * cluster + cfg.recon_weight * recon
+        return loss, {"mms": contrastive, "cluster": cluster, "recon": recon}
+
+    def _contrastive(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.cfg.loss == "mil-nce":
+            return mil_nce_loss(x, y)
+        fn = nce_loss if self.cfg.loss == "nce" else mms_loss
+        return fn(x @ y.t(), self.cfg.margin)
+
+    # -- resumable state ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "kmeans": {name: km.state_dict() for name, km in self.kmeans.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        if set(state["kmeans"]) != set(self.kmeans):
+            raise ValueError(f"checkpoint has k-means {sorted(state['kmeans'])}, this run "
+                             f"{sorted(self.kmeans)}")
+        for name, km in self.kmeans.items():
+            km.load_state_dict(state["kmeans"][name])
