@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # Bumped whenever the same preset and seed would give different files.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 Range = tuple[float, float]
 
@@ -136,10 +136,10 @@ PRESETS: dict[str, Preset] = {
               crosstask_primary=2, crosstask_videos=33, crosstask_related=1,
               crosstask_related_videos=2, crosstask_duration_s=(12.0, 24.0),
               myt_dishes=2, myt_videos=4, myt_duration_s=(40.0, 80.0)),
-        _hints(64, (8, 16, 16, 32), 32, 2, 8, 8, 3.0, 200, 20, 1e-3, 5, 8, 2, 2)),
+        _hints(512, (8, 16, 16, 32), 32, 2, 8, 8, 3.0, 200, 20, 3e-3, 5, 8, 2, 2)),
     "default": Preset(
         Knobs(),
-        _hints(256, (32, 64, 64, 128), 128, 6, 16, 16, 3.0, 300, 20, 1e-3, 50, 32, 5, 5)),
+        _hints(1024, (32, 64, 64, 128), 128, 6, 16, 16, 3.0, 300, 20, 3e-3, 50, 32, 5, 5)),
     "paper": Preset(
         Knobs(latent_dim=64, video_half_dim=2048, video_hidden=512, we_dim=300,
               corpus_videos=48, youcook2_clips=200, msrvtt_clips=100, msrvtt_concepts=40,
