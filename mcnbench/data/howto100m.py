@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from mcnbench.data.errors import DataError
+from mcnbench.data.milnce_csv import read_text_csv
 from mcnbench.data.safe_pickle import safe_load
 
 
@@ -36,15 +36,7 @@ def read_video_paths(path: str | Path) -> list[tuple[str, str]]:
     A leading ``None/`` is stripped (official loader); ``video_id`` is the last path component.
     Raises DataError for a missing ``path`` column, an empty row or a repeated video id.
     """
-    path = Path(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise DataError(path, None, "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(path, None, f"not a readable csv ({str(exc).strip()})") from None
-    if "path" not in df.columns:
-        raise DataError(path, "header", f"no 'path' column (has {list(df.columns)})")
+    path, df = read_text_csv(path, ("path",))
     out: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(df["path"].tolist(), start=2):

@@ -19,7 +19,11 @@ YOUCOOK_COLUMNS = ("end", "start", "task", "text", "video_id")
 MSRVTT_COLUMNS = ("key", "vid_key", "video_id", "sentence")
 
 
-def _read(path: str | Path, columns: tuple[str, ...]) -> tuple[Path, pd.DataFrame]:
+def read_text_csv(path: str | Path, columns: tuple[str, ...]) -> tuple[Path, pd.DataFrame]:
+    """A csv with a header read as text (no NA guessing), checked for ``columns`` and rows.
+
+    Raises DataError for a missing or unreadable file, missing columns or no rows.
+    """
     path = Path(path)
     try:
         # everything as text first: ids such as "0123" and captions such as "NA" stay verbatim
@@ -64,7 +68,7 @@ def _times(path: Path, df: pd.DataFrame) -> None:
 
 def read_youcook_csv(path: str | Path) -> pd.DataFrame:
     """YouCook2 clips: DataFrame with columns end, start (float64 s), task, text, video_id (str)."""
-    path, df = _read(path, YOUCOOK_COLUMNS)
+    path, df = read_text_csv(path, YOUCOOK_COLUMNS)
     _required_text(path, df, "video_id")
     _times(path, df)
     return df
@@ -72,7 +76,7 @@ def read_youcook_csv(path: str | Path) -> pd.DataFrame:
 
 def read_msrvtt_csv(path: str | Path) -> pd.DataFrame:
     """MSR-VTT clips: DataFrame with columns key, vid_key, video_id, sentence (str); keys unique."""
-    path, df = _read(path, MSRVTT_COLUMNS)
+    path, df = read_text_csv(path, MSRVTT_COLUMNS)
     for col in ("key", "video_id"):
         _required_text(path, df, col)
     dup = np.flatnonzero(df["key"].duplicated().to_numpy())
