@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args._main(args) or 0)
-    except (DataError, RegistryError) as err:
+    except (DataError, RegistryError, ValueError) as err:  # bad input or options: one line
         print(f"mcnbench {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
