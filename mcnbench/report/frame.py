@@ -17,6 +17,7 @@ import pandas as pd
 
 from mcnbench.data.errors import DataError
 from mcnbench.results import ResultRecord, iter_records, load_results
+from mcnbench.utils.io import stable_hash
 
 # Metrics where a smaller number is better; everything else (recalls, MoF, IoU, IoD) is higher.
 LOWER_IS_BETTER = {"medr", "meanr", "median_rank", "mean_rank", "loss"}
@@ -139,20 +140,29 @@ def _variant_labels(df: pd.DataFrame, configs: dict[str, dict]) -> pd.Series:
         has = explicit.notna() & (explicit.astype(str) != "")
         labels[has] = explicit[has].astype(str)
     for _model, rows in df[labels == ""].groupby("model"):
-        hashes = rows["config_hash"].fillna("?").unique()
+        row_hash = rows["config_hash"].fillna("?")
+        hashes = row_hash.unique()
         if len(hashes) < 2:
             continue
-        flat = {h: _flatten(configs.get(rows.loc[rows["config_hash"].fillna("?") == h, "path"].iloc[0], {}))
+        # The seed is part of a trained model's config, but seeds of one configuration are
+        # repeats to average over, not variants: compare configs without their seed fields.
+        flat = {h: _without_seed(_flatten(configs.get(rows.loc[row_hash == h, "path"].iloc[0], {})))
                 for h in hashes}
+        if len({repr(sorted(f.items())) for f in flat.values()}) < 2:
+            continue
         keys = sorted({k for f in flat.values() for k in f})
         differing = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
         for h in hashes:
             parts = [f"{k}={flat[h].get(k)}" for k in differing]
             text = ", ".join(parts)
             if not parts or len(parts) > 3 or len(text) > 40:
-                text = str(h)[:8]
-            labels[rows.index[rows["config_hash"].fillna("?") == h]] = text
+                text = stable_hash(flat[h], length=8)  # one label for all seeds of a config
+            labels[rows.index[row_hash == h]] = text
     return labels
+
+
+def _without_seed(flat: dict) -> dict:
+    return {k: v for k, v in flat.items() if k.rsplit(".", 1)[-1] != "seed"}
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:
