@@ -53,12 +53,26 @@ def build_mcn(name: str, ctx, overrides: dict, *, trainable: bool = True):
         from mcnbench.models.checkpoint import config_from_state_dict, load_state_dict_file
 
         # the file decides the network's shapes (``recon`` is both a network and a training key)
-        overrides = {**overrides, **config_from_state_dict(load_state_dict_file(ctx.checkpoint)).to_dict()}
+        file_cfg = config_from_state_dict(load_state_dict_file(ctx.checkpoint)).to_dict()
+        _check_input_widths(ctx, file_cfg)
+        overrides = {**overrides, **file_cfg}
     ncfg, tcfg = build_configs(ctx, overrides)
     model = MCNModel(name, ncfg, tcfg, ctx, trainable=trainable)
     if ctx.checkpoint is not None:
         model.load(ctx.checkpoint)
     return model
+
+
+def _check_input_widths(ctx, file_cfg: dict) -> None:
+    """A checkpoint must take the data root's inputs: one clear error instead of a matmul one."""
+    from mcnbench.data.errors import DataError
+
+    wanted = data_widths(ctx)
+    bad = [f"{k} {file_cfg[k]} in the checkpoint, {v} in the data root"
+           for k, v in wanted.items() if int(file_cfg[k]) != int(v)]
+    if bad:
+        raise DataError(ctx.checkpoint, None, "input widths do not match the data root "
+                        f"{ctx.data_root}: " + "; ".join(bad))
 
 
 @register_model("mcn", version="1",
