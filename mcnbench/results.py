@@ -73,7 +73,7 @@ class ResultRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ResultRecord":
+    def from_dict(cls, d: dict) -> ResultRecord:
         if not isinstance(d, dict):
             raise ValueError(f"expected a JSON object, got {type(d).__name__}")
         if d.get("schema_version") != SCHEMA_VERSION:
@@ -123,7 +123,7 @@ def iter_records(root: str | Path) -> tuple[list[tuple[Path, ResultRecord]], lis
     return good, skipped
 
 
-def load_results(root: str | Path, *, warn: bool = True) -> "Any":
+def load_results(root: str | Path, *, warn: bool = True) -> Any:
     """Read every record under ``root`` into one long pandas DataFrame.
 
     One row per (record, metric) with columns model, model_version, config_hash, task,
