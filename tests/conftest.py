@@ -13,6 +13,17 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "real"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def shared_cache(tmp_path_factory):
+    """Every test module gets its own $MCNBENCH_CACHE (worlds, checkpoints), set before any
+    module fixture runs a command, so tests never read or write ~/.cache/mcnbench."""
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MCNBENCH_CACHE", str(cache))
+        mp.delenv("MCNBENCH_DATA", raising=False)
+        yield cache
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     if not REAL_DATA.is_dir():

@@ -23,16 +23,6 @@ def ablate_argv(world: Path, out: Path, *flags: str) -> list[str]:
             "--tasks", ",".join(TASKS)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_cache(tmp_path_factory):
-    """The module's $MCNBENCH_CACHE, set before any module fixture runs a command."""
-    cache = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MCNBENCH_CACHE", str(cache))
-        mp.delenv("MCNBENCH_DATA", raising=False)
-        yield cache
-
-
 def table_lines(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith("|")]
 

@@ -44,16 +44,6 @@ def checkpoints(cache: Path, model: str = "mcn", seed: int = 0) -> list[Path]:
     return sorted((cache / "checkpoints" / model).glob(f"seed{seed}-*/model.pth"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_cache(tmp_path_factory):
-    """The module's $MCNBENCH_CACHE, set before any module fixture runs a command."""
-    cache = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MCNBENCH_CACHE", str(cache))
-        mp.delenv("MCNBENCH_DATA", raising=False)
-        yield cache
-
-
 @pytest.fixture(scope="module")
 def first_run(tiny_world, shared_cache, tmp_path_factory):
     """``mcnbench run --model mcn --set epochs=1`` on a fresh cache: (out, stdout, stderr)."""
