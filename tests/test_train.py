@@ -201,3 +201,16 @@ def test_training_on_tiny_world_lowers_every_loss_term(tiny_root, tmp_path):
         before = np.mean([r[term] for r in first])
         after = np.mean([r[term] for r in last])
         assert after < 0.95 * before, (term, before, after)
+
+
+def test_amp_modes_pick_the_autocast_dtype():
+    """CPU stays full precision unless bf16 is asked for explicitly; fp16 is CUDA only."""
+    import torch
+
+    from mcnbench.training.trainer import amp_dtype
+
+    assert amp_dtype("auto", "cpu") is None
+    assert amp_dtype("off", "cuda") is None
+    assert amp_dtype("bf16", "cpu") is torch.bfloat16
+    assert amp_dtype("fp16", "cpu") is None
+    assert amp_dtype("fp16", "cuda:0") is torch.float16
