@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mcnbench.results import safe_name
-from mcnbench.utils.io import atomic_write_json, stable_hash
+from mcnbench.utils.io import atomic_write_bytes, atomic_write_json, stable_hash
 
 Log = Callable[[str], None]
 
@@ -126,6 +126,18 @@ def ensure_trained(model: Any, entry: dict, *, data_root: Path, data: dict, seed
         return final, spent
 
 
+def keep_train_log(folder: Path, out: str | Path, name: str, seed: int) -> Path | None:
+    """Copy a trained model's ``train_log.jsonl`` beside its records, where ``mcnbench report
+    --plots`` finds it for the loss curves: ``<out>/<model>/train-seed<k>/train_log.jsonl``."""
+    src = Path(folder) / "train_log.jsonl"
+    if not src.exists():
+        return None
+    dest = Path(out) / safe_name(name) / f"train-seed{seed}" / "train_log.jsonl"
+    if not dest.exists() or dest.stat().st_size != src.stat().st_size:
+        atomic_write_bytes(dest, src.read_bytes())
+    return dest
+
+
 def run_variants(variants: list[Variant], tasks: str | list[str], *, seeds: list[int],
                  data_root: Path, out: str | Path, tie_rule: str = "mean", device: str = "cpu",
                  checkpoint: str | Path | None = None, embeddings: str | Path | None = None,
@@ -168,6 +180,7 @@ def run_variants(variants: list[Variant], tasks: str | list[str], *, seeds: list
                 entry["variant"] = variant.label
             train_s = None
             if getattr(model, "trainable", False) and checkpoint is None:
+                keep_train_log(checkpoint_dir(entry, data, seed), out, variant.name, seed)
                 if not overwrite and _all_done(task_objs, entry, data_root, data, out, seed,
                                                tie_rule, task_options, record_path, unit_key,
                                                data_info):
@@ -178,6 +191,7 @@ def run_variants(variants: list[Variant], tasks: str | list[str], *, seeds: list
                                                seed=seed, device=device, log=log)
                 model.load(ckpt)
                 entry["checkpoint"] = {"path": str(ckpt), "cached": True}
+                keep_train_log(ckpt.parent, out, variant.name, seed)
             for i, task in enumerate(task_objs, 1):
                 log(f"[{i}/{len(task_objs)}] {task.name}")
                 paths.append(run_unit(model, task, data_root=data_root, out=out, model_entry=entry,

@@ -73,6 +73,9 @@ def test_run_trains_evaluates_every_task_and_prints_the_table(first_run, shared_
         assert rec.metrics[rec.main_score] == rec.metrics[rec.main_score]  # not NaN
     # the table: our row beside the published numbers
     assert "| mcn " in stdout and "MCN (paper)" in stdout
+    # the training log is kept beside the records for `mcnbench report --plots`
+    log = out / "mcn" / "train-seed0" / "train_log.jsonl"
+    assert log.read_bytes() == (ckpt.parent / "train_log.jsonl").read_bytes()
 
 
 def test_rerun_is_up_to_date_and_trains_nothing(first_run, tiny_world, shared_cache, capsys):
