@@ -178,6 +178,9 @@ def plot_ablation_deltas(df: pd.DataFrame, path: Path, reference: str,
     df = enrich(df)
     # The paper's ablation tables show one number per task (its main score): so does this one.
     stats = _stats(select_metrics(df, metrics or "main"))
+    if reference not in set(stats["label"]):  # a model name: its one row label ("mcn (full)")
+        named = sorted(set(df.loc[df["model"] == reference, "label"]))
+        reference = named[0] if len(named) == 1 else reference
     ref = stats[stats["label"] == reference].set_index(["task", "metric"])
     others = sorted(set(stats["label"]) - {reference})
     if ref.empty or not others:
@@ -366,7 +369,7 @@ def write_plots(df: pd.DataFrame, roots: Sequence[str | Path], out_dir: str | Pa
 
     attempt("recall_at_k.png", plot_recall_at_k(df, out_dir / "recall_at_k.png"), "no R@K metrics")
     attempt("main_scores.png", plot_main_scores(df, out_dir / "main_scores.png"), "no main scores")
-    if reference is None and "mcn" in set(df["label"]) and df["label"].nunique() > 1:
+    if reference is None and "mcn" in set(df["model"]) and df["label"].nunique() > 1:
         reference = "mcn"  # the paper's ablations are all read against full MCN
     if reference:
         attempt("ablation_delta.png", plot_ablation_deltas(df, out_dir / "ablation_delta.png", reference,
