@@ -17,6 +17,7 @@ and the whole text→clip protocol of YouCook2 and MSR-VTT: :class:`RetrievalTas
 from __future__ import annotations
 
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ class TaskResult:
     info: dict = field(default_factory=dict)
 
 
-class Task:
+class Task(ABC):
     """Base of the registered tasks.
 
     Subclasses set the class attributes and implement :meth:`load` and :meth:`evaluate`.
@@ -72,13 +73,14 @@ class Task:
                                  f"of {allowed}")
         return merged
 
+    @abstractmethod
     def load(self, data_root: str | Path) -> Any:
         """The validated eval set of this task under ``data_root``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def evaluate(self, model, data_root: str | Path, *, tie_rule: str = "mean",
                  **options: Any) -> TaskResult:
-        raise NotImplementedError
+        """Evaluate ``model`` zero-shot: metrics, per-query arrays and counts."""
 
     def data_files(self, data_root: str | Path) -> tuple[list[Path], list[Path]]:
         """Files the task reads, for the real-data fingerprint (see :mod:`mcnbench.runner`):
@@ -270,12 +272,13 @@ class RetrievalTask(Task):
                                           "audio_frames": 0, "chunk_size": 256}
     choices = {"fusion": FUSIONS}
 
+    @abstractmethod
     def read_pickle(self, path: Path):
-        raise NotImplementedError
+        """The dataset's AVLnet pickle as a ClipSet."""
 
+    @abstractmethod
     def read_complete(self, path: Path) -> tuple[int, list[str] | None]:
         """(rows of the complete-set csv, their clip ids or None when it names no clip ids)."""
-        raise NotImplementedError
 
     def data_files(self, data_root):
         root = Path(data_root)
