@@ -146,12 +146,10 @@ def run_variants(variants: list[Variant], tasks: str | list[str], *, seeds: list
     """Train (when needed) and evaluate every variant × seed on ``tasks``; record paths."""
     from mcnbench.runner import (
         build_model,
-        data_info,
         make_task,
         record_path,
         resolve_tasks,
         run_unit,
-        unit_key,
     )
 
     names = resolve_tasks(tasks)
@@ -182,8 +180,7 @@ def run_variants(variants: list[Variant], tasks: str | list[str], *, seeds: list
             if getattr(model, "trainable", False) and checkpoint is None:
                 keep_train_log(checkpoint_dir(entry, data, seed), out, variant.name, seed)
                 if not overwrite and _all_done(task_objs, entry, data_root, data, out, seed,
-                                               tie_rule, task_options, record_path, unit_key,
-                                               data_info):
+                                               tie_rule, task_options):
                     log("  every task is up to date for this seed; nothing to train or evaluate")
                     paths += [record_path(out, variant.name, t.name, seed) for t in task_objs]
                     continue
@@ -202,10 +199,10 @@ def run_variants(variants: list[Variant], tasks: str | list[str], *, seeds: list
     return paths
 
 
-def _all_done(task_objs, entry, data_root, corpus, out, seed, tie_rule, task_options,
-              record_path, unit_key, data_info) -> bool:
+def _all_done(task_objs, entry, data_root, corpus, out, seed, tie_rule, task_options) -> bool:
     """True when every task's record exists with the key this run would write (skip training)."""
-    from mcnbench.results import ResultRecord, read_record
+    from mcnbench.results import read_record
+    from mcnbench.runner import _planned, data_info, record_path, unit_key
 
     planned_entry = dict(entry, checkpoint={"path": str(checkpoint_dir(
         entry, corpus, seed) / "model.pth"), "cached": True})
@@ -217,11 +214,8 @@ def _all_done(task_objs, entry, data_root, corpus, out, seed, tie_rule, task_opt
             old = read_record(path)
         except (OSError, ValueError, TypeError):
             return False
-        planned = ResultRecord(model=dict(planned_entry), task={
-            "name": task.name, "version": task.version,
-            "options": task.options(**task_options.get(task.name, {}))}, seed=seed,
-            data=data_info(data_root, task), metrics={}, main_score=task.main_score,
-            tie_rule=tie_rule, versions={"skip": True})
+        planned = _planned(planned_entry, task, task.options(**task_options.get(task.name, {})),
+                           seed, tie_rule, data_info(data_root, task))
         if unit_key(old) != unit_key(planned):
             return False
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-TIE_RULES = ("mean", "optimistic", "pessimistic", "legacy")
+from mcnbench.metrics.retrieval import TIE_RULES  # noqa: F401  (re-exported for the parsers)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -45,6 +45,14 @@ def parse_seeds(text: str) -> list[int]:
     return list(range(n))
 
 
+def parse_value(text: str):
+    """A command-line value: JSON when it parses (``2``, ``false``, ``[1, 2]``), else the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def parse_overrides(items: list[str]) -> dict:
     """``["epochs=2", "cluster_mode=none"]`` → ``{"epochs": 2, "cluster_mode": "none"}``."""
     out = {}
@@ -52,10 +60,19 @@ def parse_overrides(items: list[str]) -> dict:
         key, eq, value = item.partition("=")
         if not (eq and key):
             raise ValueError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def parse_task_options(items: list[str]) -> dict[str, dict]:
+    """``["crosstask.dp_input=raw", ...]`` → ``{"crosstask": {"dp_input": "raw"}}``."""
+    out: dict[str, dict] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        task, dot, option = key.partition(".")
+        if not (eq and dot and task and option):
+            raise ValueError(f"--task-option {item!r}: expected TASK.KEY=VALUE")
+        out.setdefault(task, {})[option] = parse_value(value)
     return out
 
 

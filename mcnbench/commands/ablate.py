@@ -85,8 +85,7 @@ def variants_from_args(args: argparse.Namespace, base_overrides: dict) -> list:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mcnbench.commands._common import parse_overrides, parse_seeds, print_table
-    from mcnbench.commands.eval import parse_task_options
+    from mcnbench.commands._common import parse_overrides, parse_seeds, parse_task_options, print_table
     from mcnbench.pipeline import resolve_root, run_variants
 
     variants = variants_from_args(args, parse_overrides(args.overrides))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 EPILOG = """\
@@ -15,6 +14,7 @@ examples:
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from mcnbench.cli import HelpFormatter
+    from mcnbench.commands._common import TIE_RULES
 
     p = sub.add_parser(
         "eval", help="evaluate a model (no training) on tasks and write result records",
@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="folder of precomputed embeddings (model 'precomputed')")
     proto = p.add_argument_group("protocol")
     proto.add_argument("--tie-rule", default="mean",
-                       choices=("mean", "optimistic", "pessimistic", "legacy"),
+                       choices=TIE_RULES,
                        help="rank of a ground truth tied with other items; 'legacy' reproduces "
                             "the official compute_metrics")
     proto.add_argument("--task-option", action="append", default=[], metavar="TASK.KEY=VALUE",
@@ -49,23 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def parse_task_options(items: list[str]) -> dict[str, dict]:
-    """``["crosstask.dp_input=raw", ...]`` → ``{"crosstask": {"dp_input": "raw"}}``."""
-    out: dict[str, dict] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        task, dot, option = key.partition(".")
-        if not (eq and dot and task and option):
-            raise ValueError(f"--task-option {item!r}: expected TASK.KEY=VALUE")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        out.setdefault(task, {})[option] = parsed
-    return out
-
-
 def main(args: argparse.Namespace) -> int:
+    from mcnbench.commands._common import parse_task_options
     from mcnbench.runner import evaluate
 
     try:

@@ -37,8 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mcnbench.commands._common import parse_overrides, parse_seeds, print_table
-    from mcnbench.commands.eval import parse_task_options
+    from mcnbench.commands._common import parse_overrides, parse_seeds, parse_task_options, print_table
     from mcnbench.pipeline import Variant, resolve_root, run_variants
 
     overrides = parse_overrides(args.overrides)
