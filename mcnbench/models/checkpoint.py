@@ -126,7 +126,7 @@ def compare_state_dicts(found: dict[str, torch.Tensor], expected: dict[str, torc
 
 
 def load_mcn(path: str | Path, config: MCNConfig | None = None, *,
-             map_location: str | torch.device = "cpu", davenet_impl: str = "conv1d") -> MCNNet:
+             map_location: str | torch.device = "cpu", davenet_impl: str = "auto") -> MCNNet:
     """Build an :class:`MCNNet` from a checkpoint file and return it in ``eval()`` mode.
 
     The architecture is read from the shapes unless ``config`` is given. Any key that is

@@ -8,8 +8,15 @@ Parameters are stored exactly as the released checkpoint stores them (``Conv2d``
 runs the network as 1-D convolutions over time. This is exact, not an approximation: the first
 convolution's kernel spans all ``bands`` rows and leaves a feature map of height 1, after which
 every ``1 x 9`` convolution is a ``Conv1d`` of width 9 on ``[N, C, T]`` and every ``BatchNorm2d``
-normalises over (N, T) just as ``BatchNorm1d`` would. ``impl="conv2d"`` keeps the literal 4-D
-formulation of the reference code (for equivalence tests and speed comparisons).
+normalises over (N, T) just as ``BatchNorm1d`` would. ``impl`` chooses how they run:
+
+* ``"auto"`` (default): ``conv1d``, except that the wide stride-1 convolutions on the CPU (256+
+  channels: layers 2-4 of the paper model) go through the FFT (``fftconv.py``), about twice as
+  fast there with rounding no larger than a direct convolution's;
+* ``"conv1d"``: every convolution direct (oneDNN);
+* ``"fft"``: every ``1 x k`` convolution through the FFT where it applies (tests, benchmarks);
+* ``"conv2d"``: the literal 4-D formulation of the reference code (equivalence tests, speed
+  comparisons).
 """
 from __future__ import annotations
 
@@ -20,9 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fftconv import fft_applicable, fft_conv1d, fft_worthwhile
+
 __all__ = ["DAVEnet", "output_frames", "pool_frames"]
 
-IMPLS = ("conv1d", "conv2d")
+IMPLS = ("auto", "conv1d", "fft", "conv2d")
 
 
 class _TimeConv(nn.Conv2d):
@@ -34,12 +43,19 @@ class _TimeConv(nn.Conv2d):
     stored 4-D parameter and the state_dict is unchanged.
     """
 
+    fft: str = "off"  # "off" | "auto" | "always": set by DAVEnet from its impl
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:
             return super().forward(x)
         out_ch, in_ch, kh, kw = self.weight.shape
         weight = self.weight.reshape(out_ch, in_ch * kh, kw)
-        return F.conv1d(x, weight, self.bias, self.stride[1], self.padding[1])
+        stride, padding = self.stride[1], self.padding[1]
+        if self.bias is None and (
+                (self.fft == "auto" and fft_worthwhile(x, weight, stride))
+                or (self.fft == "always" and fft_applicable(x, weight))):
+            return fft_conv1d(x, weight, stride, padding)
+        return F.conv1d(x, weight, self.bias, stride, padding)
 
 
 class _BatchNorm(nn.BatchNorm2d):
@@ -87,7 +103,7 @@ class DAVEnet(nn.Module):
     """
 
     def __init__(self, bands: int = 40, widths: Sequence[int] = (128, 256, 512, 1024),
-                 blocks: int = 2, width: int = 9, impl: str = "conv1d"):
+                 blocks: int = 2, width: int = 9, impl: str = "auto"):
         super().__init__()
         if impl not in IMPLS:
             raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
@@ -102,6 +118,9 @@ class DAVEnet(nn.Module):
             stage += [_BasicBlock(out_ch, out_ch, width) for _ in range(blocks - 1)]
             self.add_module(f"layer{i}", nn.Sequential(*stage))
             in_ch = out_ch
+        for m in self.modules():
+            if isinstance(m, _TimeConv):
+                m.fft = {"auto": "auto", "fft": "always"}.get(impl, "off")
         self.num_stages = len(widths)
         self.out_channels = in_ch
         self.reset_parameters()

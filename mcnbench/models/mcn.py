@@ -132,11 +132,12 @@ class MCNOutput(NamedTuple):
 class MCNNet(nn.Module):
     """The MCN network. See the module docstring for the data flow and names.
 
-    ``davenet_impl`` ("conv1d" default, or "conv2d") only chooses how the audio convolutions are
-    executed; weights, state_dict and results are the same.
+    ``davenet_impl`` ("auto" default, "conv1d", "fft" or "conv2d"; see ``davenet.py``) only
+    chooses how the audio convolutions are executed; weights, state_dict and results are the same
+    up to float rounding.
     """
 
-    def __init__(self, config: MCNConfig | None = None, *, davenet_impl: str = "conv1d"):
+    def __init__(self, config: MCNConfig | None = None, *, davenet_impl: str = "auto"):
         super().__init__()
         cfg = config if config is not None else MCNConfig()
         self.config = cfg

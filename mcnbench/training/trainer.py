@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 
 import torch
 from torch import nn
@@ -26,6 +27,7 @@ from mcnbench.models.mcn import MCNConfig, MCNNet, MCNOutput
 from mcnbench.training.config import TrainConfig
 from mcnbench.training.distributed import DistEnv, all_gather_with_grad, convert_batchnorm
 from mcnbench.training.schedule import warmup_cosine
+from mcnbench.utils.malloc import keep_freed_memory
 from mcnbench.utils.seed import seed_everything
 
 PAIRS = (("text", "video"), ("audio", "text"), ("audio", "video"))  # rows · columnsᵀ, as the reference
@@ -35,9 +37,10 @@ def amp_dtype(amp: str, device: str) -> torch.dtype | None:
     """The autocast dtype for ``amp`` on ``device``, None for full precision.
 
     "auto": bf16 where the GPU supports it, else fp16; full precision on CPU, so that CPU runs
-    stay exact by default. "bf16" asks for bf16 autocast on CPU too: about 4x faster at the
-    paper's shapes on 2 cores (the fp32 convolutions already run at the CPU's peak), at the
-    cost of ~1e-4 relative differences. "fp16" is CUDA only. "off": full precision.
+    stay exact by default. "bf16" asks for bf16 autocast on CPU too: at the paper's shapes on
+    2 cores 12 clips/s against 10 for the exact fp32 default and 6 for the reference's
+    formulation (docs/training.md), at the cost of ~1e-4 relative differences. "fp16" is CUDA
+    only. "off": full precision.
     """
     cuda = str(device).startswith("cuda")
     if amp == "off" or (amp == "auto" and not cuda):
@@ -60,6 +63,8 @@ class Trainer:
         self.cfg, self.env, self.device = cfg, env or DistEnv(), torch.device(device)
         self.total_steps = int(total_steps)
         seed_everything(cfg.seed)
+        if self.device.type == "cpu" and os.environ.get("MCNBENCH_MALLOC", "keep") != "system":
+            keep_freed_memory()  # large per-step temporaries: no page faults each step
         if model_config.recon != cfg.recon:
             model_config = MCNConfig.from_dict({**model_config.to_dict(), "recon": cfg.recon})
         self.model_config = model_config

@@ -11,10 +11,16 @@ Step variants (same seed, same initial weights):
 
 * ``naive`` — the reference formulation: ``Conv2d`` on ``[N, 1, 40, F]`` and Adam's default
   implementation (the per-tensor loop on CPU);
-* ``fast`` — the default ``conv1d`` execution of the same convolutions and ``Adam(fused=True)``:
-  the same arithmetic, results equal up to float rounding;
-* ``fast-bf16`` — ``fast`` under bfloat16 autocast: *not* identical (shows the headroom; the
-  reference trained with fp16 AMP on GPU).
+* ``direct`` — every convolution as a direct ``conv1d`` and ``Adam(fused=True)``: the same
+  arithmetic, results equal up to float rounding;
+* ``fast`` — the default execution (``davenet_impl="auto"``): ``direct`` with the wide stride-1
+  convolutions through the FFT on CPU (``mcnbench/models/fftconv.py``), rounding no larger than
+  a direct convolution's (``tests/test_fftconv.py``);
+* ``fast-bf16`` — ``fast`` under bfloat16 autocast (which runs every convolution direct): *not*
+  identical (shows the headroom; the reference trained with fp16 AMP on GPU).
+
+Every variant runs with glibc told to keep freed memory (``mcnbench.utils.malloc``), as the
+trainer does on CPU: without it the FFT path's large temporaries page-fault every step.
 """
 from __future__ import annotations
 
@@ -23,10 +29,15 @@ import time
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from mcnbench.models.fftconv import fft_conv1d
 from mcnbench.models.kmeans import assign_cosine, cosine_kmeans
 from mcnbench.models.losses import clustering_loss, mms_triplet, recon_loss
 from mcnbench.models.mcn import MCNConfig, MCNNet, MCNOutput
+from mcnbench.utils.malloc import keep_freed_memory
+
+keep_freed_memory()
 
 DEVICE = os.environ.get("MCNBENCH_BENCH_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 PAPER = MCNConfig()  # embd 6144, video 4096, 40-band audio, DAVEnet up to 1024, recon 1024
@@ -36,8 +47,9 @@ CLIPS = int(os.environ.get("MCNBENCH_BENCH_CLIPS", "64"))  # default 2 videos x 
 FRAMES, WORDS, K = 1000, 20, 256
 VARIANTS = {
     "naive": {"impl": "conv2d", "adam": {}, "bf16": False},
-    "fast": {"impl": "conv1d", "adam": {"fused": True}, "bf16": False},
-    "fast-bf16": {"impl": "conv1d", "adam": {"fused": True}, "bf16": True},
+    "direct": {"impl": "conv1d", "adam": {"fused": True}, "bf16": False},
+    "fast": {"impl": "auto", "adam": {"fused": True}, "bf16": False},
+    "fast-bf16": {"impl": "auto", "adam": {"fused": True}, "bf16": True},
 }
 
 
@@ -95,9 +107,35 @@ def test_train_step_paper_shapes(benchmark, variant):
     _run_step(benchmark, PAPER, variant, rounds=3)
 
 
-@pytest.mark.parametrize("variant", ["naive", "fast"])
+@pytest.mark.parametrize("variant", ["naive", "direct"])
 def test_train_step_small_dims(benchmark, variant):
     _run_step(benchmark, SMALL, variant, rounds=10)
+
+
+# (in, out, frames in, stride): the stride-1 convolutions of layers 2-4 and one stride-2 first conv
+LAYERS = [(128, 128, 500, 1), (256, 256, 250, 1), (512, 512, 125, 1), (1024, 1024, 63, 1),
+          (512, 1024, 125, 2)]
+
+
+@pytest.mark.parametrize("impl", ["direct", "fft"])
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda s: "x".join(map(str, s)))
+def test_conv_layer(benchmark, layer, impl):
+    """Forward + backward of one DAVEnet ``1 x 9`` convolution at 64 clips (CPU float32): the
+    figures behind ``fft_worthwhile``'s thresholds."""
+    in_ch, out_ch, frames, stride = layer
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(CLIPS, in_ch, frames, generator=g, requires_grad=True)
+    w = (torch.randn(out_ch, in_ch, 9, generator=g) / (9 * in_ch) ** 0.5).requires_grad_()
+    conv = (lambda: F.conv1d(x, w, None, stride, 4)) if impl == "direct" else \
+        (lambda: fft_conv1d(x, w, stride, 4))
+
+    def step():
+        y = conv()
+        return torch.autograd.grad(y, (x, w), torch.ones_like(y))
+
+    benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(threads=torch.get_num_threads(), clips=CLIPS,
+                                clips_per_s=CLIPS / benchmark.stats.stats.min)
 
 
 def _library_style_iteration(X: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
