@@ -52,7 +52,7 @@ class _TimeConv(nn.Conv2d):
         weight = self.weight.reshape(out_ch, in_ch * kh, kw)
         stride, padding = self.stride[1], self.padding[1]
         if self.bias is None and (
-                (self.fft == "auto" and fft_worthwhile(x, weight, stride))
+                (self.fft == "auto" and fft_worthwhile(x, weight, stride, padding))
                 or (self.fft == "always" and fft_applicable(x, weight))):
             return fft_conv1d(x, weight, stride, padding)
         return F.conv1d(x, weight, self.bias, stride, padding)
