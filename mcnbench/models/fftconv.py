@@ -12,9 +12,10 @@ the circular product never wraps, so the result is the linear convolution, not a
 Why: a direct convolution costs ``9 * T_out`` multiply-adds per (batch, in, out) channel triple; the
 frequency-domain product costs about ``2 * T_out * stride`` (``N/2 + 1`` complex bins at 4 real
 products each), so the 1024-channel convolutions of the paper model run 2.3x faster (forward and
-backward, 64 clips, 2 cores) on a CPU that is already at its matmul peak. Rounding differs from a direct convolution but is no larger:
-measured against a float64 reference, the FFT path's float32 outputs and input gradients have the
-same error as ``F.conv1d``'s and its weight gradients a smaller one (``tests/test_fftconv.py``).
+backward, 64 clips, 2 cores) on a CPU that is already at its matmul peak. Rounding differs from
+a direct convolution but is no larger: measured against a float64 reference, the FFT path's
+float32 outputs and input gradients have the same error as ``F.conv1d``'s and its weight
+gradients a smaller one (``tests/test_fftconv.py``).
 
 All complex arithmetic is done as real batched matmuls on planar (real, imaginary) stacks, so
 every product has ``2 * batch`` rows: ``[Ur; Ui] @ [Gr, Gi]`` gives the four real products that
