@@ -16,3 +16,8 @@ def test_keep_freed_memory_applies_once_and_allocation_still_works():
     assert big.sum().item() == 64 << 18
     del big
     assert torch.zeros(64 << 18).abs().sum().item() == 0  # reused memory is still zeroed by torch
+
+
+def test_system_allocator_on_request(monkeypatch):
+    monkeypatch.setenv("MCNBENCH_MALLOC", "system")
+    assert keep_freed_memory() is False

@@ -43,7 +43,7 @@ class _TimeConv(nn.Conv2d):
     stored 4-D parameter and the state_dict is unchanged.
     """
 
-    fft: str = "off"  # "off" | "auto" | "always": set by DAVEnet from its impl
+    impl: str = "conv1d"  # set by DAVEnet: "auto" and "fft" route 1-D convs through the FFT
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:
@@ -52,8 +52,8 @@ class _TimeConv(nn.Conv2d):
         weight = self.weight.reshape(out_ch, in_ch * kh, kw)
         stride, padding = self.stride[1], self.padding[1]
         if self.bias is None and (
-                (self.fft == "auto" and fft_worthwhile(x, weight, stride, padding))
-                or (self.fft == "always" and fft_applicable(x, weight))):
+                (self.impl == "auto" and fft_worthwhile(x, weight, stride, padding))
+                or (self.impl == "fft" and fft_applicable(x, weight))):
             return fft_conv1d(x, weight, stride, padding)
         return F.conv1d(x, weight, self.bias, stride, padding)
 
@@ -120,7 +120,7 @@ class DAVEnet(nn.Module):
             in_ch = out_ch
         for m in self.modules():
             if isinstance(m, _TimeConv):
-                m.fft = {"auto": "auto", "fft": "always"}.get(impl, "off")
+                m.impl = impl
         self.num_stages = len(widths)
         self.out_channels = in_ch
         self.reset_parameters()

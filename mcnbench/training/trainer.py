@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import os
 
 import torch
 from torch import nn
@@ -63,7 +62,7 @@ class Trainer:
         self.cfg, self.env, self.device = cfg, env or DistEnv(), torch.device(device)
         self.total_steps = int(total_steps)
         seed_everything(cfg.seed)
-        if self.device.type == "cpu" and os.environ.get("MCNBENCH_MALLOC", "keep") != "system":
+        if self.device.type == "cpu":
             keep_freed_memory()  # large per-step temporaries: no page faults each step
         if model_config.recon != cfg.recon:
             model_config = MCNConfig.from_dict({**model_config.to_dict(), "recon": cfg.recon})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 import sys
 
 __all__ = ["keep_freed_memory"]
@@ -23,13 +24,19 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 
 
-@functools.lru_cache(maxsize=1)
 def keep_freed_memory() -> bool:
     """Ask glibc to serve large blocks from the heap and keep freed ones; True when applied.
 
-    Idempotent. A no-op returning False off Linux, with another C library, or when
-    ``mallopt`` refuses (nothing is changed then).
+    Idempotent. A no-op returning False when ``MCNBENCH_MALLOC=system``, off Linux, with another
+    C library, or when ``mallopt`` refuses (nothing is changed then).
     """
+    if os.environ.get("MCNBENCH_MALLOC", "keep") == "system":
+        return False
+    return _apply()
+
+
+@functools.lru_cache(maxsize=1)
+def _apply() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
