@@ -1,6 +1,6 @@
 """``contrastive-only``: the MCN network trained with the masked-margin softmax alone."""
-from mcnbench.models.zoo import build_mcn
 from mcnbench.registry import register_model
+from mcnbench.zoo.mcn import build_mcn
 
 
 @register_model("contrastive-only", version="1",

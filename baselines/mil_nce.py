@@ -1,6 +1,6 @@
 """``mil-nce``: video–text MIL-NCE on the same features (the paper's "MIL-NCE*")."""
-from mcnbench.models.zoo import build_mcn
 from mcnbench.registry import register_model
+from mcnbench.zoo.mcn import build_mcn
 
 
 @register_model("mil-nce", version="1",

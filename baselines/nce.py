@@ -1,6 +1,6 @@
 """``nce``: the NCE-style variant of the contrastive loss over the three modality pairs."""
-from mcnbench.models.zoo import build_mcn
 from mcnbench.registry import register_model
+from mcnbench.zoo.mcn import build_mcn
 
 
 @register_model("nce", version="1",

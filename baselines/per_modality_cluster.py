@@ -1,6 +1,6 @@
 """``per-modality-cluster``: k-means on each modality separately instead of on the fused embedding."""
-from mcnbench.models.zoo import build_mcn
 from mcnbench.registry import register_model
+from mcnbench.zoo.mcn import build_mcn
 
 
 @register_model("per-modality-cluster", version="1",

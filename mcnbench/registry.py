@@ -1,7 +1,7 @@
 """The task and model registries, and plug-in discovery.
 
 One small ``Registry`` type serves both. Built-in entries live in the packages ``tasks`` and
-``baselines`` (and ``mcnbench.models.zoo``); they register themselves with decorators when those
+``baselines`` (and ``mcnbench.zoo.mcn``); they register themselves with decorators when those
 packages are imported. Third-party entries come in two ways:
 
 * an installed distribution declares an entry point in the group ``mcnbench.tasks`` or
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-BUILTIN_TASK_PACKAGES = ("tasks",)
-BUILTIN_MODEL_PACKAGES = ("mcnbench.models.zoo", "mcnbench.models.precomputed", "baselines")
+BUILTIN_TASK_PACKAGES = ("mcnbench.tasks",)
+BUILTIN_MODEL_PACKAGES = ("mcnbench.zoo.mcn", "mcnbench.zoo.precomputed", "mcnbench.baselines")
 
 
 class RegistryError(KeyError):

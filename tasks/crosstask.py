@@ -13,9 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from mcnbench.registry import register_task
-from mcnbench.task import (
+from mcnbench.tasks.base import (
     FUSIONS,
     Task,
     TaskResult,
@@ -26,6 +24,8 @@ from mcnbench.task import (
     step_scores,
     text_report,
 )
+
+from mcnbench.registry import register_task
 
 DESCRIPTION = "CrossTask step localisation: t_k·(v+a) per second, ordered DP, recall (18 tasks)"
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from mcnbench.registry import register_task
-from mcnbench.task import (
+from mcnbench.tasks.base import (
     FUSIONS,
     Task,
     TaskResult,
@@ -27,6 +25,8 @@ from mcnbench.task import (
     step_scores,
     text_report,
 )
+
+from mcnbench.registry import register_task
 
 DESCRIPTION = "Mining YouTube segmentation: transcript alignment over all classes, MoF, IoU, IoD"
 

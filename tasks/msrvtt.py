@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcnbench.tasks.base import RetrievalTask
+
 from mcnbench.registry import register_task
-from mcnbench.task import RetrievalTask
 
 DESCRIPTION = "MSR-VTT 1k-A text→clip retrieval, R@K over 1,000 (968 with audio), t·(v+a)"
 

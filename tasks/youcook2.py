@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcnbench.tasks.base import RetrievalTask
+
 from mcnbench.registry import register_task
-from mcnbench.task import RetrievalTask
 
 DESCRIPTION = "YouCook2 text→clip retrieval, 3,350-clip val set, t·(v+a), R@1/5/10 MedR"
 

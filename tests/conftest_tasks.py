@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcnbench.models.precomputed import write_embeddings
+from mcnbench.zoo.precomputed import write_embeddings
 
 
 def make_world(tmp_path_factory, preset: str) -> Path:

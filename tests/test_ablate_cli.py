@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mcnbench.cli import main
-from mcnbench.results import load_results, read_record
+from mcnbench.records import load_results, read_record
 
 pytest_plugins = ("conftest_tasks",)  # the session's tiny synthetic world: `tiny_world`
 

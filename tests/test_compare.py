@@ -10,9 +10,9 @@ import pytest
 from mcnbench.cli import main as cli
 from mcnbench.data.errors import DataError
 from mcnbench.metrics.retrieval import retrieval_metrics
+from mcnbench.records import ResultRecord, write_record
 from mcnbench.report.compare import MetricComparison, compare_results, render_markdown
 from mcnbench.report.intervals import metric_interval
-from mcnbench.results import ResultRecord, write_record
 
 
 def write(root, model, task, seed, metrics, *, main="R@10", per_query=None, info=None, version="1"):

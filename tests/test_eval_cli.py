@@ -6,7 +6,7 @@ from conftest import write_crosstask
 
 from mcnbench.cli import main
 from mcnbench.commands._common import parse_task_options
-from mcnbench.results import load_results, read_record
+from mcnbench.records import load_results, read_record
 
 pytest_plugins = ("conftest_tasks",)  # the tiny_world, oracle_dir, random_dir fixtures
 

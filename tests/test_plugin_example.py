@@ -5,7 +5,7 @@ import json
 import re
 from pathlib import Path
 
-from mcnbench.runner import evaluate
+from mcnbench.engine.units import evaluate
 
 pytest_plugins = ("conftest_tasks",)  # the tiny_world fixture
 

@@ -6,9 +6,9 @@ import pytest
 
 from mcnbench.data.batch import Batch
 from mcnbench.data.errors import DataError
-from mcnbench.models.context import ModelContext
-from mcnbench.models.precomputed import PrecomputedModel, precomputed, write_embeddings
 from mcnbench.registry import get_model
+from mcnbench.zoo.context import ModelContext
+from mcnbench.zoo.precomputed import PrecomputedModel, precomputed, write_embeddings
 
 
 @pytest.fixture

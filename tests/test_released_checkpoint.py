@@ -18,10 +18,10 @@ from torch import nn
 
 from mcnbench.cli import main
 from mcnbench.models.checkpoint import load_mcn
-from mcnbench.models.context import ModelContext
 from mcnbench.models.mcn import MCNConfig, MCNNet
-from mcnbench.results import read_record
+from mcnbench.records import read_record
 from mcnbench.utils.io import sha256_file
+from mcnbench.zoo.context import ModelContext
 
 pytest_plugins = ("conftest_tasks",)  # the session's tiny synthetic world: `tiny_world`
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from mcnbench.cli import main as cli
+from mcnbench.records import ResultRecord, write_record
 from mcnbench.registry import Entry
 from mcnbench.report import build_table, comparison_table, load, select_metrics
 from mcnbench.report.frame import lower_is_better
 from mcnbench.report.plots import crosstask_per_task, write_plots
 from mcnbench.report.tables import long_frame, to_latex, to_markdown, wide_frame
-from mcnbench.results import ResultRecord, write_record
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -226,7 +226,7 @@ def test_crosstask_per_task_from_metrics_or_info(tmp_path):
 
 
 def test_tables_from_a_plain_load_results_frame(results):
-    from mcnbench.results import load_results
+    from mcnbench.records import load_results
 
     md = comparison_table(load_results(results), metrics=["R@10"], reference_model="good")
     assert "toyret R@10 ↑" in md and "Δ" in md

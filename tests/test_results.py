@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcnbench.results import ResultRecord, config_hash, load_per_query, load_results, write_record
+from mcnbench.records import ResultRecord, config_hash, load_per_query, load_results, write_record
 from mcnbench.utils import io as mio
 
 
@@ -96,7 +96,7 @@ def test_config_hash_stable_across_key_order_and_processes():
     b = {"nested": {"a": "x", "b": [1, 2]}, "path": Path("/x"), "embd_dim": 6144, "lr": 1e-4}
     assert config_hash(a) == config_hash(b)
     assert config_hash(a) != config_hash({**a, "lr": 2e-4})
-    code = ("from pathlib import Path; from mcnbench.results import config_hash; "
+    code = ("from pathlib import Path; from mcnbench.records import config_hash; "
             "print(config_hash({'path': Path('/x'), 'embd_dim': 6144, 'lr': 1e-4, "
             "'nested': {'a': 'x', 'b': [1, 2]}}))")
     env = {**os.environ, "PYTHONHASHSEED": "123"}

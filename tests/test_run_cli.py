@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from mcnbench.cli import main
-from mcnbench.results import load_results, read_record
+from mcnbench.records import load_results, read_record
 
 pytest_plugins = ("conftest_tasks",)  # the session's tiny synthetic world: `tiny_world`
 
@@ -135,9 +135,9 @@ def test_overwrite_reevaluates_with_the_cached_checkpoint(first_run, tiny_world,
 def kill_training_after(step: int, monkeypatch) -> None:
     """Make the next training run raise KeyboardInterrupt (Ctrl-C) after optimiser step ``step``
     — after that step's checkpoint was written (``on_step`` runs after checkpointing)."""
-    import mcnbench.train
+    import mcnbench.training
 
-    real_train = mcnbench.train.train
+    real_train = mcnbench.training.train
 
     def hook(global_step, terms):
         if global_step == step:
@@ -146,7 +146,7 @@ def kill_training_after(step: int, monkeypatch) -> None:
     def train(*args, **kwargs):
         return real_train(*args, on_step=hook, **kwargs)
 
-    monkeypatch.setattr(mcnbench.train, "train", train)  # MCNModel.fit imports it when called
+    monkeypatch.setattr(mcnbench.training, "train", train)  # MCNModel.fit imports it when called
 
 
 @pytest.mark.slow  # trains three times (whole, killed, resumed): ~10-25 s on 2 busy cores
@@ -189,10 +189,10 @@ def test_run_killed_while_training_resumes_to_the_same_result(tiny_world, tmp_pa
 
 def test_run_killed_between_tasks_keeps_the_finished_records(first_run, tiny_world, tmp_path,
                                                              monkeypatch, capsys):
-    import mcnbench.runner
+    import mcnbench.engine.units
 
     out = tmp_path / "results"
-    real = mcnbench.runner.evaluate_unit
+    real = mcnbench.engine.units.evaluate_unit
 
     def evaluate_unit(model, task, **kwargs):
         if task.name == "youcook2":  # Ctrl-C while the last of three tasks is evaluated
@@ -201,7 +201,7 @@ def test_run_killed_between_tasks_keeps_the_finished_records(first_run, tiny_wor
 
     tasks = ("--tasks", "crosstask,msrvtt,youcook2")
     with monkeypatch.context() as mp:
-        mp.setattr(mcnbench.runner, "evaluate_unit", evaluate_unit)
+        mp.setattr(mcnbench.engine.units, "evaluate_unit", evaluate_unit)
         assert main(run_argv(tiny_world, out, *tasks)) == 130
     paths = records(out, tasks=("crosstask", "msrvtt", "youcook2"))
     done = [paths["crosstask"], paths["msrvtt"]]
@@ -280,8 +280,8 @@ def test_bad_options_are_a_one_line_error(tiny_world, tmp_path, monkeypatch, cap
 
 def test_checkpoint_cache_key_of_a_real_root_follows_its_corpus(tiny_world, tmp_path):
     """Real roots (no manifest) trained on different corpora must not share a cached model."""
-    from mcnbench.pipeline import CORPUS_FILES, checkpoint_dir, corpus_info
-    from mcnbench.runner import data_info
+    from mcnbench.engine.pipeline import CORPUS_FILES, checkpoint_dir, corpus_info
+    from mcnbench.engine.units import data_info
 
     def real_root(name, captions):
         root = tmp_path / name

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import write_crosstask, write_mining_youtube
 
-from mcnbench import runner
 from mcnbench.data.errors import DataError
+from mcnbench.engine import units as runner
+from mcnbench.records import load_per_query, read_record
 from mcnbench.registry import RegistryError
-from mcnbench.results import load_per_query, read_record
 
 pytest_plugins = ("conftest_tasks",)  # the tiny_world, oracle_dir, random_dir fixtures
 

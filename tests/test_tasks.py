@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mcnbench.tasks.base import RetrievalTask, Task, embed_rows, embed_texts, fuse
 
 from mcnbench.data.batch import Batch
-from mcnbench.models.precomputed import PrecomputedModel
 from mcnbench.registry import get_task
-from mcnbench.task import RetrievalTask, Task, embed_rows, embed_texts, fuse
+from mcnbench.zoo.precomputed import PrecomputedModel
 
 pytest_plugins = ("conftest_tasks",)  # the tiny_world, oracle_dir, random_dir fixtures
 
@@ -92,7 +92,7 @@ def test_per_query_outputs_agree_with_metrics(tiny_results):
 
 def test_missing_precomputed_rows_name_the_ids(tiny_world, oracle_dir, tmp_path):
     from mcnbench.data.errors import DataError
-    from mcnbench.models.precomputed import write_embeddings
+    from mcnbench.zoo.precomputed import write_embeddings
 
     with np.load(oracle_dir / "youcook2" / "clips.npz") as f:
         ids, video, audio = f["ids"], f["video"], f["audio"]
@@ -276,7 +276,7 @@ def _retrieval_root(tmp_path, kind: str, n: int = 4, complete: int = 10):
     import pandas as pd
     from conftest import avlnet_items, write_pickle
 
-    from mcnbench.models.precomputed import write_embeddings
+    from mcnbench.zoo.precomputed import write_embeddings
 
     items = avlnet_items(n, kind=kind)
     ids = [it["id"] for it in items]
@@ -372,8 +372,8 @@ def test_default_world_oracle_far_above_random(tmp_path):
 @pytest.mark.slow
 def test_registered_random_model_scores_low(tiny_world, tmp_path):
     """The untrained MCN network (``random``) through the whole runner: below every ceiling."""
-    from mcnbench.results import read_record
-    from mcnbench.runner import evaluate
+    from mcnbench.engine.units import evaluate
+    from mcnbench.records import read_record
 
     for path in evaluate("random", "all", data_root=tiny_world, out=tmp_path, log=lambda s: None):
         record = read_record(path)

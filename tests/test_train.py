@@ -11,10 +11,10 @@ import torch
 
 from mcnbench.data.batch import Batch
 from mcnbench.models.checkpoint import load_mcn
-from mcnbench.models.context import ModelContext
 from mcnbench.registry import get_model
-from mcnbench.train import TrainConfig, lr_factor, read_log, train
-from mcnbench.training.schedule import warmup_cosine
+from mcnbench.training import TrainConfig, read_log, train
+from mcnbench.training.schedule import lr_factor, warmup_cosine
+from mcnbench.zoo.context import ModelContext
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def tiny_root(tmp_path_factory):
 
 
 def _configs(root, **train_changes):
-    from mcnbench.models.zoo import build_configs
+    from mcnbench.zoo.mcn import build_configs
 
     return build_configs(ModelContext(root), {"device": "cpu", **train_changes})
 

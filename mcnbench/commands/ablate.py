@@ -46,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def variants_from_args(args: argparse.Namespace, base_overrides: dict) -> list:
     """The full model first, then one Variant per flag (or one combined variant)."""
-    from mcnbench.pipeline import Variant
+    from mcnbench.engine.pipeline import Variant
 
     def split(text):
         return [s.strip() for s in str(text).split(",") if s.strip()]
@@ -86,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mcnbench.commands._common import parse_overrides, parse_seeds, parse_task_options, print_table
-    from mcnbench.pipeline import resolve_root, run_variants
+    from mcnbench.engine.pipeline import resolve_root, run_variants
 
     variants = variants_from_args(args, parse_overrides(args.overrides))
     root = resolve_root(args.data_root, args.preset, print)

@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     from mcnbench.commands._common import parse_task_options
-    from mcnbench.runner import evaluate
+    from mcnbench.engine.units import evaluate
 
     try:
         options = parse_task_options(args.task_option)

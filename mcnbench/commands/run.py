@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mcnbench.commands._common import parse_overrides, parse_seeds, parse_task_options, print_table
-    from mcnbench.pipeline import Variant, resolve_root, run_variants
+    from mcnbench.engine.pipeline import Variant, resolve_root, run_variants
 
     overrides = parse_overrides(args.overrides)
     root = resolve_root(args.data_root, args.preset, print)

@@ -54,8 +54,8 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mcnbench.commands._common import parse_overrides
-    from mcnbench.models.context import ModelContext
     from mcnbench.registry import get_model
+    from mcnbench.zoo.context import ModelContext
 
     overrides = parse_overrides(args.overrides)
     if args.epochs is not None:

@@ -1,7 +1,7 @@
 """The MCN network, its losses, online k-means and checkpoint I/O.
 
 Names are resolved lazily (PEP 562) so that importing a light submodule such as
-``mcnbench.models.context`` does not import torch.
+``mcnbench.zoo.context`` does not import torch.
 """
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcnbench.data.errors import DataError
+from mcnbench.records import ResultRecord, iter_records
 from mcnbench.report.frame import arrow, lower_is_better
 from mcnbench.report.intervals import metric_interval
-from mcnbench.results import ResultRecord, iter_records
 
 Key = tuple[str, str, int]  # (model, task, seed)
 

@@ -1,6 +1,6 @@
 """The long results frame that every table, plot and comparison is made from.
 
-``mcnbench.results.load_results`` gives one row per (record, metric). Reports need a few more
+``mcnbench.records.load_results`` gives one row per (record, metric). Reports need a few more
 things than that frame carries: a row label per model *variant* (an ablation writes the same
 model name with a different config), the generator seed of synthetic data for the caption, the
 published numbers, and the metric directions. This module adds them, and knows which metrics a
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mcnbench.data.errors import DataError
-from mcnbench.results import ResultRecord, iter_records, load_results
+from mcnbench.records import ResultRecord, iter_records, load_results
 from mcnbench.utils.io import stable_hash
 
 # Metrics where a smaller number is better; everything else (recalls, MoF, IoU, IoD) is higher.

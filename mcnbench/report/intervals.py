@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from mcnbench.metrics.stats import bootstrap_ci, mean_rank_fn, median_rank_fn, pad_missing, recall_fn
+from mcnbench.records import ResultRecord, load_per_query, safe_name
 from mcnbench.report.frame import recall_k
-from mcnbench.results import ResultRecord, load_per_query, safe_name
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Built-in model entries: ``mcn`` (trainable) and ``random`` (the floor); ``precomputed`` lives in
-:mod:`mcnbench.models.precomputed`.
+:mod:`mcnbench.zoo.precomputed`.
 
 Config precedence: the paper's defaults (``MCNConfig()``, ``TrainConfig()``) <- the data root's
 hints (synthetic presets size the model to their world) <- the factory's ``**overrides`` (any
@@ -24,9 +24,9 @@ def data_widths(ctx) -> dict:
 
 def build_configs(ctx, overrides: dict):
     """(MCNConfig, TrainConfig) for ``ctx`` and ``overrides`` (module docstring)."""
-    from mcnbench.models.embedder import network_config, split_overrides
     from mcnbench.models.mcn import MCNConfig
     from mcnbench.training.config import TrainConfig
+    from mcnbench.zoo.mcn_model import network_config, split_overrides
 
     net_over, train_over = split_overrides(overrides)
     hints = ctx.hints
@@ -42,12 +42,12 @@ def build_configs(ctx, overrides: dict):
 
 
 def build_mcn(name: str, ctx, overrides: dict, *, trainable: bool = True):
-    """An :class:`~mcnbench.models.embedder.MCNModel` called ``name`` for ``ctx`` with
+    """An :class:`~mcnbench.zoo.mcn_model.MCNModel` called ``name`` for ``ctx`` with
     ``overrides`` (network or training fields) — the factory behind ``mcn``, ``random`` and the
     baselines (``build_mcn("contrastive-only", ctx, {"cluster_mode": "none", "recon": False})``).
     With ``ctx.checkpoint`` the network's shapes come from the file and its weights are loaded.
     """
-    from mcnbench.models.embedder import MCNModel
+    from mcnbench.zoo.mcn_model import MCNModel
 
     if ctx.checkpoint is not None:
         from mcnbench.models.checkpoint import config_from_state_dict, load_state_dict_file

@@ -2,7 +2,7 @@
 
 For every (variant, seed): build the model; if it is trainable and no checkpoint was given, find
 its cached checkpoint or train it (cache key: model name and version, full config, data
-fingerprint, seed); then evaluate every task through :func:`mcnbench.runner.run_unit`, which
+fingerprint, seed); then evaluate every task through :func:`mcnbench.engine.units.run_unit`, which
 skips units whose record is already up to date. A killed run resumes: training continues from its
 last checkpoint, finished records are kept. Two runs writing to one results folder lose nothing:
 records are per (model, task, seed) and written atomically, and training of one cache entry is
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcnbench.results import safe_name
+from mcnbench.records import safe_name
 from mcnbench.utils.io import atomic_write_bytes, atomic_write_json, stable_hash
 
 Log = Callable[[str], None]
@@ -47,7 +47,7 @@ def cache_root() -> Path:
 
 def resolve_root(data_root: str | Path | None, preset: str | None, log: Log) -> Path:
     """``--data-root``, else ``$MCNBENCH_DATA``, else the synthetic world of ``preset``."""
-    from mcnbench.runner import resolve_data_root
+    from mcnbench.engine.units import resolve_data_root
 
     if data_root is None and not os.environ.get("MCNBENCH_DATA") and preset not in (None, "default"):
         from mcnbench.data.synth import ensure_world
@@ -77,12 +77,12 @@ CORPUS_FILES = ("howto100m/videopaths.csv", "howto100m/caption.pickle", "word2ve
 def corpus_info(data_root: str | Path) -> dict:
     """The training data's ``data`` entry, whose fingerprint keys the checkpoint cache.
 
-    A synthetic root: :func:`~mcnbench.runner.data_info`'s (the manifest hashes every file). A
+    A synthetic root: :func:`~mcnbench.engine.units.data_info`'s (the manifest hashes every file). A
     real root: ``data_info`` without a task hashes no file, so its fingerprint is the same for
     every real root; here it is the digest of the corpus definition files (:data:`CORPUS_FILES`,
     by content, the large ones by size and first/last MiB). Per-video features are not read.
     """
-    from mcnbench.runner import data_info, file_digest
+    from mcnbench.engine.units import data_info, file_digest
 
     info = data_info(data_root)
     if info["kind"] == "synthetic":
@@ -144,7 +144,7 @@ def run_variants(variants: list[Variant], tasks: str | list[str], *, seeds: list
                  overwrite: bool = False, task_options: dict[str, dict] | None = None,
                  log: Log = print) -> list[Path]:
     """Train (when needed) and evaluate every variant × seed on ``tasks``; record paths."""
-    from mcnbench.runner import (
+    from mcnbench.engine.units import (
         build_model,
         make_task,
         record_path,
@@ -201,8 +201,8 @@ def run_variants(variants: list[Variant], tasks: str | list[str], *, seeds: list
 
 def _all_done(task_objs, entry, data_root, corpus, out, seed, tie_rule, task_options) -> bool:
     """True when every task's record exists with the key this run would write (skip training)."""
-    from mcnbench.results import read_record
-    from mcnbench.runner import _planned, data_info, record_path, unit_key
+    from mcnbench.engine.units import _planned, data_info, record_path, unit_key
+    from mcnbench.records import read_record
 
     planned_entry = dict(entry, checkpoint={"path": str(checkpoint_dir(
         entry, corpus, seed) / "model.pth"), "cached": True})

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from mcnbench.results import ResultRecord, read_record, record_path, write_record
+from mcnbench.records import ResultRecord, read_record, record_path, write_record
 from mcnbench.utils.io import sha256_file, stable_hash
 
 FULL_HASH_BELOW = 64 << 20
@@ -124,8 +124,8 @@ def build_model(model_name: str, *, data_root: str | Path, device: str = "cpu", 
                 checkpoint: str | Path | None = None, embeddings: str | Path | None = None,
                 **overrides: Any) -> tuple[Any, dict]:
     """(model, the record's ``model`` entry) for a registered model name."""
-    from mcnbench.models.context import ModelContext
     from mcnbench.registry import get_model
+    from mcnbench.zoo.context import ModelContext
 
     entry = get_model(model_name)
     if checkpoint is not None and not Path(checkpoint).is_file():

@@ -4,7 +4,7 @@
 * ``embed(batch)`` runs the network in eval mode (masked audio pooling, BatchNorm running
   statistics) in chunks and returns float32 ``[N, D]`` per modality the batch carries; text is
   tokenised with the data root's word2vec (``ctx.word_vectors``) and ``batch.max_words``.
-* ``fit(corpus_root, out_dir, ...)`` trains with :func:`mcnbench.train.train` and loads the result.
+* ``fit(corpus_root, out_dir, ...)`` trains with :func:`mcnbench.training.train` and loads the result.
 * ``load(checkpoint)`` loads weights (shapes read from the file).
 
 The full config (``config``) is ``{"network": MCNConfig fields, "train": TrainConfig fields}``.
@@ -58,7 +58,7 @@ def network_config(base: dict, **changes) -> MCNConfig:
 class MCNModel:
     """An MCN network that embeds batches, trains itself and loads checkpoints.
 
-    ``ctx`` is the :class:`~mcnbench.models.context.ModelContext` (data root, device, seed).
+    ``ctx`` is the :class:`~mcnbench.zoo.context.ModelContext` (data root, device, seed).
     The network is built at once with ``train_config.seed`` (untrained weights until ``fit`` or
     ``load``), so an untrained ``mcn`` and ``random`` with the same seed are the same network.
     """
@@ -132,7 +132,7 @@ class MCNModel:
         ``out_dir/model.pth`` and loads it. ``seed``/``device`` override the config's."""
         if not self.trainable:
             raise TypeError(f"model {self.name!r} is not trainable")
-        from mcnbench.train import train
+        from mcnbench.training import train
 
         changes = {k: v for k, v in (("seed", seed), ("device", device)) if v is not None}
         self.train_config = self.train_config.replace(**changes)

@@ -83,7 +83,7 @@ class Task(ABC):
         """Evaluate ``model`` zero-shot: metrics, per-query arrays and counts."""
 
     def data_files(self, data_root: str | Path) -> tuple[list[Path], list[Path]]:
-        """Files the task reads, for the real-data fingerprint (see :mod:`mcnbench.runner`):
+        """Files the task reads, for the real-data fingerprint (see :mod:`mcnbench.engine.units`):
         (definition files whose content is hashed, bulk per-video feature files listed by name
         and size)."""
         return [], []
