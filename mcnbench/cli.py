@@ -1,20 +1,24 @@
-"""The ``mcnbench`` command.
+"""The ``mcnbench`` command: an explicit list of subcommands, one module each in
+``mcnbench/commands/`` with ``add_parser(subparsers)`` and ``main(args) -> int``.
 
-Each subcommand is one small module in ``mcnbench/commands/`` with ``add_parser(subparsers)`` and
-``main(args) -> int``. Heavy imports (torch, pandas) happen inside ``main`` so that ``--help`` is
-instant.
+Heavy imports (torch, pandas) happen inside each ``main``, so that ``--help`` is instant. This is
+also the one place that turns a user's mistake into one line on stderr and exit status 2: bad
+data (``DataError``), bad names or options (``RegistryError``, ``ValueError``), and every
+filesystem fault (``OSError``: a read-only or full disk, a folder that is a file) — never a
+traceback. Warnings of mcnbench (dropped videos, broken plug-ins, ...) are one line each.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
+import warnings
 
 from mcnbench import __version__
+from mcnbench.commands._common import HelpFormatter
 
-# The order subcommands are listed in ``--help``; a module not named here is listed after them.
-ORDER = ("run", "eval", "train", "ablate", "report", "compare", "synth", "list")
+# The subcommands, in the order ``--help`` lists them.
+COMMANDS = ("run", "eval", "train", "ablate", "report", "compare", "migrate", "synth", "list")
 
 EPILOG = """\
 examples:
@@ -28,18 +32,6 @@ Run 'mcnbench COMMAND --help' for the options of one command.
 """
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the epilog's line breaks."""
-
-
-def command_modules() -> list:
-    import mcnbench.commands as package
-
-    names = [m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")]
-    names.sort(key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
-    return [importlib.import_module(f"mcnbench.commands.{n}") for n in names]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcnbench", formatter_class=HelpFormatter, epilog=EPILOG,
@@ -47,10 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
                     "MSR-VTT, CrossTask and Mining YouTube with the published protocols.")
     parser.add_argument("--version", action="version", version=f"mcnbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for module in command_modules():
+    for name in COMMANDS:
+        module = importlib.import_module(f"mcnbench.commands.{name}")
         p = module.add_parser(sub)
         p.set_defaults(_main=module.main)
     return parser
+
+
+def _one_line_warnings(command: str):
+    """A ``warnings.showwarning`` that prints mcnbench's own warnings as one stderr line."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("mcnbench"):
+            print(f"mcnbench {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,17 +65,35 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from mcnbench.data.errors import DataError
+    from mcnbench.data.warnings import DataWarning
     from mcnbench.registry import RegistryError
 
-    try:
-        return int(args._main(args) or 0)
-    except (DataError, RegistryError, ValueError) as err:  # bad input or options: one line
-        print(f"mcnbench {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"mcnbench {args.command}: interrupted; finished units are kept, rerun to resume",
-              file=sys.stderr)
-        return 130
+    command = args.command
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(command)
+        warnings.simplefilter("always", DataWarning)
+        if getattr(args, "strict", False):
+            warnings.simplefilter("error", DataWarning)
+        try:
+            return int(args._main(args) or 0)
+        except (DataError, DataWarning, RegistryError, ValueError) as err:  # bad input: one line
+            print(f"mcnbench {command}: error: {err}", file=sys.stderr)
+            return 2
+        except OSError as err:  # a filesystem fault: the path and the problem, one line
+            print(f"mcnbench {command}: error: {_os_error(err)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"mcnbench {command}: interrupted; finished units are kept, rerun to resume",
+                  file=sys.stderr)
+            return 130
+
+
+def _os_error(err: OSError) -> str:
+    where = err.filename if err.filename is not None else ""
+    what = err.strerror or str(err)
+    if err.filename2 is not None:
+        where = f"{where} -> {err.filename2}"
+    return f"{where}: {what}" if where else what
 
 
 if __name__ == "__main__":

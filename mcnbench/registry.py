@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -52,6 +53,7 @@ class Registry:
         self._builtin_packages = builtin_packages
         self._entries: dict[str, Entry] = {}
         self._loaded = False
+        self.broken: dict[str, str] = {}  # plug-in name -> why it failed to load
 
     # registration ------------------------------------------------------------------------
     def register(self, name: str, *, description: str, version: str = "1",
@@ -111,25 +113,67 @@ class Registry:
     def _from_string(self, spec: str) -> Entry:
         module_name, _, attr = spec.partition(":")
         try:
-            obj = getattr(importlib.import_module(module_name), attr)
+            obj = getattr(_import_from_cwd(module_name), attr)
         except (ImportError, AttributeError) as err:
             raise RegistryError(f"cannot load {self.kind} {spec!r}: {err}") from err
-        return Entry(spec, obj, _first_doc_line(obj), getattr(obj, "version", "0"), source=spec)
+        return self._entry_for(spec, obj, spec)
 
     # discovery ---------------------------------------------------------------------------
     def load(self) -> None:
-        """Import the built-in packages and the installed entry points (once)."""
+        """Import the built-in packages and the installed entry points (once).
+
+        A plug-in that fails to load is skipped with one warning naming it (and kept in
+        :attr:`broken`), so that one broken distribution does not take every command down.
+        """
         if self._loaded:
             return
         self._loaded = True
         for package in self._builtin_packages:
             _import_package(package)
         for ep in metadata.entry_points(group=self.group):
-            obj = ep.load()
-            if ep.name in self._entries and self._entries[ep.name].obj is obj:
-                continue  # the plug-in's module registered itself with the decorator too
-            self.add(Entry(ep.name, obj, _first_doc_line(obj), getattr(obj, "version", "0"),
-                           source=f"entry point {ep.value}"))
+            try:
+                obj = ep.load()
+                if ep.name in self._entries and self._entries[ep.name].obj is obj:
+                    continue  # the plug-in's module registered itself with the decorator too
+                self.add(self._entry_for(ep.name, obj, f"entry point {ep.value}"))
+            except Exception as err:  # noqa: BLE001 -- any failure of third-party code
+                self.broken[ep.name] = f"{type(err).__name__}: {err}"
+                warnings.warn(f"skipped the {self.kind} plug-in {ep.name!r} ({ep.value}) of "
+                              f"{_distribution(ep)}: it failed to load: {type(err).__name__}: {err}",
+                              PluginWarning, stacklevel=2)
+
+    def _entry_for(self, name: str, obj: Any, source: str) -> Entry:
+        meta = getattr(obj, "meta", None)  # a task class carries its TaskMeta
+        if meta is not None and getattr(meta, "description", None):
+            return Entry(name, obj, meta.description, str(meta.version), source)
+        return Entry(name, obj, _first_doc_line(obj), str(getattr(obj, "version", "0")), source)
+
+
+class PluginWarning(UserWarning):
+    """A plug-in (entry point) that could not be loaded and was skipped."""
+
+
+def _distribution(ep) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"distribution {dist.name!r}" if dist is not None else "an installed distribution"
+
+
+def _import_from_cwd(module_name: str):
+    """Import ``module_name``, also from the current folder: a console script (``mcnbench``) does
+    not put it on ``sys.path`` as ``python -m`` does, and ``--model mymodels:factory`` next to
+    ``mymodels.py`` must work (as uvicorn and gunicorn do for ``module:attr``)."""
+    import os
+    import sys
+
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        top = module_name.split(".")[0]
+        cwd = os.getcwd()
+        if err.name != top or cwd in sys.path or "" in sys.path:
+            raise
+        sys.path.insert(0, cwd)
+        return importlib.import_module(module_name)
 
 
 def _import_package(package: str) -> None:
@@ -155,9 +199,22 @@ TASKS = Registry("task", "mcnbench.tasks", BUILTIN_TASK_PACKAGES)
 MODELS = Registry("model", "mcnbench.models", BUILTIN_MODEL_PACKAGES)
 
 
-def register_task(name: str, *, description: str, version: str = "1", **meta: Any):
-    """Register a task class: ``@register_task("youcook2", description=..., version="1")``."""
-    return TASKS.register(name, description=description, version=version, **meta)
+def register_task(cls: Any) -> Any:
+    """Register a task class by its metadata: ``@register_task`` above a class with ``meta``."""
+    meta = getattr(cls, "meta", None)
+    if meta is None:
+        raise RegistryError(f"task {_origin(cls)} has no `meta` (a TaskMeta): see docs/contracts.md")
+    TASKS.add(Entry(meta.name, cls, meta.description, str(meta.version)))
+    return cls
+
+
+def task_meta(name: str) -> Any:
+    """The registered task's :class:`~mcnbench.tasks.meta.TaskMeta`, or None when no task of that
+    name is registered (a record of a plug-in task that is not installed here)."""
+    try:
+        return getattr(TASKS.get(name).obj, "meta", None)
+    except RegistryError:
+        return None
 
 
 def register_model(name: str, *, description: str, version: str = "1", **meta: Any):

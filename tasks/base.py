@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mcnbench.data.batch import Batch
+from mcnbench.tasks.meta import TaskMeta
 
 FUSIONS = ("video+audio", "video", "audio")
 
@@ -47,18 +48,23 @@ class TaskResult:
 class Task(ABC):
     """Base of the registered tasks.
 
-    Subclasses set the class attributes and implement :meth:`load` and :meth:`evaluate`.
-    ``defaults`` declares every option with its default; ``choices`` the allowed values of the
-    options that have a fixed set. :meth:`options` merges and checks what a caller passes.
+    Subclasses set ``meta`` (their :class:`~mcnbench.tasks.meta.TaskMeta`, the one home of the
+    task's name, version, titles and published numbers; ``name``, ``version``, ``main_score`` and
+    ``paper`` are read from it) and implement :meth:`load` and :meth:`evaluate`. ``defaults``
+    declares every option with its default; ``choices`` the allowed values of the options that
+    have a fixed set. :meth:`options` merges and checks what a caller passes.
     """
 
-    name: ClassVar[str] = ""
-    version: ClassVar[str] = "1"
-    description: ClassVar[str] = ""
-    main_score: ClassVar[str] = ""
-    paper: ClassVar[dict[str, float]] = {}
+    meta: ClassVar[TaskMeta]
     defaults: ClassVar[dict[str, Any]] = {}
     choices: ClassVar[dict[str, tuple]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        meta = cls.__dict__.get("meta")
+        if meta is not None:  # shorthands, derived: the metadata is written only in ``meta``
+            cls.name, cls.version, cls.main_score = meta.name, meta.version, meta.main_score
+            cls.description, cls.paper = meta.description, dict(meta.paper)
 
     def options(self, **options: Any) -> dict:
         """``defaults`` updated with ``options``; unknown names and bad choices raise ValueError."""
@@ -267,7 +273,6 @@ class RetrievalTask(Task):
     pickle_name: ClassVar[str] = ""
     csv_name: ClassVar[str] = ""
     legacy_complete: ClassVar[bool] = False
-    main_score = "R@10"
     defaults: ClassVar[dict[str, Any]] = {"fusion": "video+audio", "max_words": 20,
                                           "audio_frames": 0, "chunk_size": 256}
     choices = {"fusion": FUSIONS}

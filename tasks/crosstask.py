@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from mcnbench.registry import register_task
 from mcnbench.tasks.base import (
     FUSIONS,
     Task,
@@ -24,21 +26,20 @@ from mcnbench.tasks.base import (
     step_scores,
     text_report,
 )
+from mcnbench.tasks.meta import TaskMeta
 
-from mcnbench.registry import register_task
+META = TaskMeta(
+    name="crosstask", version="1", title="CrossTask", order=30,
+    description="CrossTask step localisation: t_k·(v+a) per second, ordered DP, recall (18 tasks)",
+    main_score="recall", metrics=("recall",),
+    paper={"recall": 35.1},
+    # MCN's own protocol (DP on raw scores, per-video recall); per-task numbers: docs/tasks.md
+    paper_source="MCN (Chen et al., ICCV 2021), Table 2")
 
-DESCRIPTION = "CrossTask step localisation: t_k·(v+a) per second, ordered DP, recall (18 tasks)"
 
-
-@register_task("crosstask", version="1", description=DESCRIPTION)
+@register_task
 class CrossTask(Task):
-    name = "crosstask"
-    version = "1"
-    description = DESCRIPTION
-    main_score = "recall"
-    # MCN Table 2 (its own protocol: DP on raw scores, per-video recall). Per-task numbers
-    # (Supp. Table I) are in docs/tasks.md.
-    paper = {"recall": 35.1}
+    meta = META
     defaults = {"fusion": "video+audio", "dp_input": "log_softmax", "short": "diagonal",
                 "max_words": 30, "audio_frames": 1024, "window_s": 8.0, "chunk_size": 256,
                 "n_train": 30, "split_seed": 0, "write_split": False}

@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from mcnbench.registry import register_task
 from mcnbench.tasks.base import (
     FUSIONS,
     Task,
@@ -25,10 +27,7 @@ from mcnbench.tasks.base import (
     step_scores,
     text_report,
 )
-
-from mcnbench.registry import register_task
-
-DESCRIPTION = "Mining YouTube segmentation: transcript alignment over all classes, MoF, IoU, IoD"
+from mcnbench.tasks.meta import TaskMeta
 
 
 def class_text_id(name: str) -> str:
@@ -37,13 +36,17 @@ def class_text_id(name: str) -> str:
     return f"class:{name}"
 
 
-@register_task("mining_youtube", version="1", description=DESCRIPTION)
+META = TaskMeta(
+    name="mining_youtube", version="1", title="Mining YouTube", order=40,
+    description="Mining YouTube segmentation: transcript alignment over all classes, MoF, IoU, IoD",
+    main_score="IoU", metrics=("recall", "MoF", "IoU"),
+    paper={"recall": 18.1, "IoD": 32.0, "IoU": 23.1},
+    paper_source="MCN (Chen et al., ICCV 2021), Table 2")
+
+
+@register_task
 class MiningYouTube(Task):
-    name = "mining_youtube"
-    version = "1"
-    description = DESCRIPTION
-    main_score = "IoU"
-    paper = {"recall": 18.1, "IoD": 32.0, "IoU": 23.1}  # MCN Table 2
+    meta = META
     defaults = {"fusion": "video+audio", "max_words": 30, "audio_frames": 1024, "window_s": 8.0,
                 "chunk_size": 256, "background_text": "background", "unknown_labels": "background",
                 "min_len": 1, "poisson_mean": None, "iou_average": "dataset"}

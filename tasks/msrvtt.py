@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcnbench.tasks.base import RetrievalTask
-
 from mcnbench.registry import register_task
+from mcnbench.tasks.base import RetrievalTask
+from mcnbench.tasks.meta import RANK_METRICS, TaskMeta
 
-DESCRIPTION = "MSR-VTT 1k-A text→clip retrieval, R@K over 1,000 (968 with audio), t·(v+a)"
+META = TaskMeta(
+    name="msrvtt", version="1", title="MSR-VTT", order=20,
+    description="MSR-VTT 1k-A text→clip retrieval, R@K over 1,000 (968 with audio), t·(v+a)",
+    main_score="R@10", metrics=("R@1", "R@5", "R@10", "MedR"), lower_is_better=RANK_METRICS,
+    paper={"R@1": 10.5, "R@5": 25.2, "R@10": 33.8, "MedR": 27.0},
+    paper_source="MCN (Chen et al., ICCV 2021), Table 1")
 
 
-@register_task("msrvtt", version="1",
-               description=DESCRIPTION)
+@register_task
 class MSRVTT(RetrievalTask):
-    name = "msrvtt"
-    version = "1"
-    description = DESCRIPTION
-    paper = {"R@1": 10.5, "R@5": 25.2, "R@10": 33.8, "MedR": 27.0}
+    meta = META
     pickle_name = "msrvtt/msrvtt_jsfusion_test.pkl"
     csv_name = "msrvtt/msrvtt_test.csv"
     legacy_complete = True  # official compute_metrics: R@K / 1000 when eval_msrvtt

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcnbench.tasks.base import RetrievalTask
-
 from mcnbench.registry import register_task
+from mcnbench.tasks.base import RetrievalTask
+from mcnbench.tasks.meta import RANK_METRICS, TaskMeta
 
-DESCRIPTION = "YouCook2 text→clip retrieval, 3,350-clip val set, t·(v+a), R@1/5/10 MedR"
+META = TaskMeta(
+    name="youcook2", version="1", title="YouCook2", order=10,
+    description="YouCook2 text→clip retrieval, 3,350-clip val set, t·(v+a), R@1/5/10 MedR",
+    main_score="R@10", metrics=("R@1", "R@5", "R@10", "MedR"), lower_is_better=RANK_METRICS,
+    paper={"R@1": 18.1, "R@5": 35.5, "R@10": 45.2, "MedR": 16.0},
+    paper_source="MCN (Chen et al., ICCV 2021), Table 1")
 
 
-@register_task("youcook2", version="1",
-               description=DESCRIPTION)
+@register_task
 class YouCook2(RetrievalTask):
-    name = "youcook2"
-    version = "1"
-    description = DESCRIPTION
-    paper = {"R@1": 18.1, "R@5": 35.5, "R@10": 45.2, "MedR": 16.0}
+    meta = META
     pickle_name = "youcook2/youcook_val_audio.pkl"
     csv_name = "youcook2/validation_youcook.csv"
     legacy_complete = False  # official compute_metrics: R@K over the matrix rows

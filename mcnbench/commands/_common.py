@@ -1,14 +1,25 @@
-"""Options shared by ``run``, ``ablate`` (and their parsing helpers)."""
+"""What the subcommands share: the help formatter, the run options, their parsers, the preflight
+of output folders, and the console table."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
 
-from mcnbench.metrics.retrieval import TIE_RULES  # noqa: F401  (re-exported for the parsers)
+from mcnbench.metrics.retrieval import TIE_RULES
+
+DEFAULT_OUT = "results/latest"  # never the committed results/ folder (gitignored)
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """Data, protocol and output options common to the commands that train and evaluate."""
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the epilog's line breaks."""
+
+
+def add_protocol_options(p: argparse.ArgumentParser) -> None:
     proto = p.add_argument_group("protocol")
     proto.add_argument("--tasks", default="all", metavar="all|A,B",
                        help="tasks to evaluate (mcnbench list tasks)")
@@ -16,32 +27,67 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                        help="rank of a ground truth tied with other items; 'legacy' reproduces "
                             "the official compute_metrics")
     proto.add_argument("--task-option", action="append", default=[], metavar="TASK.KEY=VALUE",
-                       help="set a task option (repeatable), e.g. crosstask.dp_input=raw")
-    data = p.add_argument_group("data and output")
+                       help="set a task option (repeatable), e.g. crosstask.dp_input=raw; the value "
+                            "is read as JSON when it parses, else as a string")
+
+
+def add_data_options(p: argparse.ArgumentParser, *, preset: bool = True) -> None:
+    data = p.add_argument_group("data, seeds and output")
     data.add_argument("--data-root", default=None, metavar="DIR",
                       help="data root with real features (default: $MCNBENCH_DATA, else the "
                            "synthetic world of --preset)")
-    data.add_argument("--preset", default="default", choices=("tiny", "default", "paper"),
-                      help="synthetic world used when no data root is given")
-    data.add_argument("--seeds", default="1", metavar="N|A,B",
-                      help="number of seeds (0..N-1) or an explicit comma-separated list")
+    if preset:
+        data.add_argument("--preset", default="default", choices=("tiny", "default", "paper"),
+                          help="synthetic world used when no data root is given")
+    seeds = data.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", default=None, metavar="N",
+                       help="how many seeds: N runs with seeds 0..N-1 (default 1: seed 0)")
+    seeds.add_argument("--seed-list", default=None, metavar="A,B,...",
+                       help="exactly these seeds, e.g. --seed-list 5 or --seed-list 3,7")
     data.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    data.add_argument("--out", default="results/latest", metavar="DIR", help="results folder")
+    data.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                      help="results folder (records never overwrite one of another identity)")
     data.add_argument("--overwrite", action="store_true",
-                      help="re-evaluate units whose record is up to date")
-    data.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                      help="re-evaluate units whose record of the same identity exists")
+    data.add_argument("--strict", action="store_true",
+                      help="turn every data warning (dropped videos, empty captions, ...) into an error")
+
+
+def add_model_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    what = p.add_argument_group("model")
+    what.add_argument("--model", required=required, default=None if required else "mcn", metavar="NAME",
+                      help="registered model or package.module:factory (mcnbench list models)")
+    what.add_argument("--checkpoint", default=None, metavar="PATH",
+                      help="evaluate these weights instead of training (released MCN format works)")
+    what.add_argument("--embeddings", default=None, metavar="DIR",
+                      help="folder of precomputed embeddings (model 'precomputed')")
+    what.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                       help="override a model or training config value (repeatable), e.g. "
                            "--set epochs=2")
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"3"`` → [0, 1, 2]; ``"1,5"`` → [1, 5]."""
-    text = str(text).strip()
-    if "," in text:
-        return [int(s) for s in text.split(",") if s.strip()]
-    n = int(text)
+# ----------------------------------------------------------------------------- parsing
+
+def parse_seeds(args: argparse.Namespace) -> list[int]:
+    """``--seeds N`` → [0, ..., N-1]; ``--seed-list A,B`` → [A, B]; neither → [0]."""
+    if getattr(args, "seed_list", None) is not None:
+        parts = [s.strip() for s in str(args.seed_list).split(",")]
+        try:
+            seeds = [int(s) for s in parts if s]
+        except ValueError:
+            raise ValueError(f"--seed-list {args.seed_list!r}: expected integers separated by "
+                             "commas, e.g. --seed-list 3,7") from None
+        if not seeds or any(s < 0 for s in seeds):
+            raise ValueError(f"--seed-list {args.seed_list!r}: expected seeds >= 0, e.g. 3,7")
+        return list(dict.fromkeys(seeds))
+    text = "1" if getattr(args, "seeds", None) is None else str(args.seeds).strip()
+    try:
+        n = int(text)
+    except ValueError:
+        hint = (f"; for explicit seeds use --seed-list {text}" if "," in text else "")
+        raise ValueError(f"--seeds {text!r}: expected a number of seeds (>= 1){hint}") from None
     if n < 1:
-        raise ValueError(f"--seeds must be >= 1, got {n}")
+        raise ValueError(f"--seeds {n}: expected a number of seeds >= 1")
     return list(range(n))
 
 
@@ -53,13 +99,13 @@ def parse_value(text: str):
         return text
 
 
-def parse_overrides(items: list[str]) -> dict:
+def parse_overrides(items: list[str], option: str = "--set") -> dict:
     """``["epochs=2", "cluster_mode=none"]`` → ``{"epochs": 2, "cluster_mode": "none"}``."""
     out = {}
     for item in items:
         key, eq, value = item.partition("=")
-        if not (eq and key):
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        if not (eq and key.strip()):
+            raise ValueError(f"{option} {item!r}: expected KEY=VALUE")
         out[key.strip()] = parse_value(value)
     return out
 
@@ -76,14 +122,74 @@ def parse_task_options(items: list[str]) -> dict[str, dict]:
     return out
 
 
-def print_table(out, log=print, reference_model: str | None = None) -> None:
-    """The comparison table of everything in ``out`` (published numbers beside ours)."""
-    from mcnbench.report import comparison_table, load
+def command_line() -> str:
+    return shlex.join(["mcnbench", *sys.argv[1:]])
 
-    df = load([out])
+
+# ----------------------------------------------------------------------------- preflight
+
+def writable_folder(path: str | Path, what: str) -> Path:
+    """Make sure ``path`` is (or can become) a folder this process can write, before any work:
+    creates it, writes and removes a probe file. Raises OSError naming the path otherwise."""
+    path = Path(path).expanduser()
+    for parent in [path, *path.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(20, f"{what}: {'is' if parent == path else 'inside'} a file, "
+                                         "not a folder", str(parent))
+        if parent.exists():
+            break
+    path.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".mcnbench-write-test-", dir=path)
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def preflight(out: str | Path | None = None, *, cache: bool = True) -> None:
+    """Check the output folder and the cache folder are writable, before any work."""
+    from mcnbench.utils.paths import cache_dir
+
+    if out is not None:
+        writable_folder(out, "results folder (--out)")
+    if cache:
+        writable_folder(cache_dir(), "cache folder ($MCNBENCH_CACHE)")
+
+
+def run_spec(args: argparse.Namespace, models: list, *, train: bool):
+    """The :class:`~mcnbench.engine.RunSpec` of ``run``/``eval``/``ablate``: options parsed and the
+    output and cache folders checked writable before any work."""
+    from pathlib import Path
+
+    from mcnbench.data.root import resolve
+    from mcnbench.engine import RunSpec, resolve_tasks
+
+    seeds, tasks = parse_seeds(args), resolve_tasks(args.tasks)
+    task_options = parse_task_options(args.task_option)
+    preflight(args.out, cache=True)
+    root = resolve(args.data_root, preset=getattr(args, "preset", "default"))
+    return RunSpec(models=models, tasks=tasks, seeds=seeds, data=root, out=Path(args.out),
+                   tie_rule=args.tie_rule, task_options=task_options, device=args.device,
+                   train=train, overwrite=args.overwrite, command=command_line())
+
+
+# ----------------------------------------------------------------------------- output
+
+def print_outcomes(outcomes, out: str | Path | None, *, reference: str | None = None,
+                   log=print) -> None:
+    """A compact main-score table of what this command produced (fits ~100 columns), and the full
+    table written into ``out`` (its path printed)."""
+    from mcnbench.report import build_table, load
+    from mcnbench.report.tables import console_table, write_tables
+
+    paths = sorted({str(o.path) for o in outcomes if o.path is not None})
+    if not paths:
+        return
+    df = load(paths, allow_mixed_data=True)
     if df.empty:
-        log("no results to tabulate")
         return
     log("")
-    log(comparison_table(df, metrics="main" if reference_model else None, fmt="markdown",
-                         reference_model=reference_model))
+    log(console_table(df, reference=reference))
+    folder = Path(out) / "report"
+    written = write_tables(df, folder, ("markdown",),
+                           table=build_table(df, None, reference))
+    log(f"full table (every headline metric): {written[0]}")

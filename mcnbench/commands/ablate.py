@@ -14,8 +14,7 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcnbench.cli import HelpFormatter
-    from mcnbench.commands._common import add_run_options
+    from mcnbench.commands._common import HelpFormatter, add_data_options, add_protocol_options
 
     p = sub.add_parser(
         "ablate", help="train and evaluate MCN and variants of it, table of differences",
@@ -26,6 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter, epilog=EPILOG)
     v = p.add_argument_group("variants (each flag adds one variant of --model)")
     v.add_argument("--model", default="mcn", metavar="NAME", help="the full model ablated")
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config value of every variant (repeatable), e.g. --set epochs=2")
     v.add_argument("--no-cluster", action="store_true", help="no clustering loss")
     v.add_argument("--no-recon", action="store_true", help="no reconstruction loss")
     v.add_argument("--no-audio", action="store_true", help="no audio modality")
@@ -39,14 +40,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="contrastive loss(es), comma-separated")
     v.add_argument("--combine", action="store_true",
                    help="apply every flag above to one single variant instead of one each")
-    add_run_options(p)
-    p.set_defaults(out="results/ablate")
+    add_protocol_options(p)
+    add_data_options(p)
     return p
 
 
 def variants_from_args(args: argparse.Namespace, base_overrides: dict) -> list:
-    """The full model first, then one Variant per flag (or one combined variant)."""
-    from mcnbench.engine.pipeline import Variant
+    """The full model first, then one ModelSpec per flag (or one combined variant)."""
+    from mcnbench.engine import ModelSpec
 
     def split(text):
         return [s.strip() for s in str(text).split(",") if s.strip()]
@@ -77,22 +78,18 @@ def variants_from_args(args: argparse.Namespace, base_overrides: dict) -> list:
                 raise ValueError(f"--combine: flags set {sorted(clash)} more than once")
             merged.update(c)
         changes = [("+".join(label for label, _ in changes), merged)]
-    full = Variant(args.model, args.model, dict(base_overrides), label="full")
-    return [full] + [Variant(f"{args.model}+{label}", args.model, {**base_overrides, **c},
-                             label=label) for label, c in changes]
+    full = ModelSpec(args.model, overrides=dict(base_overrides))
+    return [full] + [ModelSpec(args.model, name=f"{args.model}+{label}",
+                               overrides={**base_overrides, **c}, variant=label)
+                     for label, c in changes]
 
 
 def main(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from mcnbench.commands._common import parse_overrides, parse_seeds, parse_task_options, print_table
-    from mcnbench.engine.pipeline import resolve_root, run_variants
+    from mcnbench.commands._common import parse_overrides, print_outcomes, run_spec
+    from mcnbench.engine import run
 
     variants = variants_from_args(args, parse_overrides(args.overrides))
-    root = resolve_root(args.data_root, args.preset, print)
+    spec = run_spec(args, variants, train=True)
     print(f"ablation of {args.model}: {', '.join(v.name for v in variants)}")
-    run_variants(variants, args.tasks, seeds=parse_seeds(args.seeds), data_root=root,
-                 out=Path(args.out), tie_rule=args.tie_rule, device=args.device,
-                 overwrite=args.overwrite, task_options=parse_task_options(args.task_option))
-    print_table(args.out, reference_model=args.model)
+    print_outcomes(run(spec), spec.out, reference=args.model)
     return 0

@@ -12,12 +12,15 @@ examples:
   mcnbench compare old/mcn/youcook2/seed0.json new/mcn/youcook2/seed0.json
 
 exit status: 0 no main score dropped by more than --max-drop; 1 at least one did;
-             2 an input is missing or unreadable, or the two sides have no record in common.
+             2 the comparison cannot be trusted: an input is missing, a record is unreadable,
+               a matched pair was computed on different data, a BASE unit has no NEW
+               counterpart, or the two sides have no record in common (--allow-* relaxes one).
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcnbench.cli import HelpFormatter
+    from mcnbench.commands._common import HelpFormatter
+    from mcnbench.report.compare import CHECKS
 
     p = sub.add_parser(
         "compare", help="regression report between two result sets (exit 1 on a drop)",
@@ -35,8 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="compare only each record's main score, or every metric")
     p.add_argument("--out", type=Path, metavar="FILE", help="also write the Markdown report here")
     p.add_argument("--n-boot", type=int, default=1000, metavar="N", help="bootstrap resamples")
-    p.add_argument("--fail-on-missing", action="store_true",
-                   help="also exit 1 when a BASE record has no match in NEW")
+    for check, what in CHECKS.items():
+        p.add_argument(f"--allow-{check}", action="append_const", const=check, dest="allow",
+                       default=[], help=f"do not exit 2 when {what}")
     return p
 
 
@@ -45,16 +49,13 @@ def main(args: argparse.Namespace) -> int:
 
     # An unreadable input or nothing in common raises DataError: the CLI prints it and exits 2.
     cmp = compare_results(args.base, args.new, max_drop=args.max_drop, metrics=args.metrics,
-                          n_boot=args.n_boot)
+                          n_boot=args.n_boot, allow=set(args.allow))
     text = render_markdown(cmp)
     print(text)
     if args.out:
         from mcnbench.utils.io import atomic_write_text
 
         atomic_write_text(args.out, text)
-    for path, why in cmp.skipped:
-        print(f"mcnbench compare: skipped unreadable {path}: {why}", file=sys.stderr)
-    if args.fail_on_missing and cmp.only_base:
-        print(f"mcnbench compare: {len(cmp.only_base)} base record(s) missing from NEW", file=sys.stderr)
-        return 1
+    for problem in cmp.problems:
+        print(f"mcnbench compare: error: {problem}", file=sys.stderr)
     return cmp.exit_code

@@ -5,7 +5,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcnbench.cli import HelpFormatter
+    from mcnbench.commands._common import HelpFormatter
 
     p = sub.add_parser("list", help="list the registered tasks or models",
                        description="List the registered tasks or models with version and description, "

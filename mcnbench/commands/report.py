@@ -7,7 +7,7 @@ from pathlib import Path
 
 EPILOG = """\
 examples:
-  mcnbench report                                   table of results/, files in results/report/
+  mcnbench report                                   table of results/latest, files in results/latest/report/
   mcnbench report results/ablate --reference mcn --plots
   mcnbench report runs/a runs/b --format latex --out paper/tables --metrics youcook2:R@10 crosstask:recall
 """
@@ -17,17 +17,21 @@ FORMAT_NAMES = {"md": ("markdown",), "latex": ("latex",), "csv": ("csv",),
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcnbench.cli import HelpFormatter
+    from mcnbench.commands._common import DEFAULT_OUT, HelpFormatter
 
     p = sub.add_parser(
         "report", help="tables and plots from result records", formatter_class=HelpFormatter,
         epilog=EPILOG,
-        description="Summarise result records into one table: a row per model (and per variant), a "
+        description="Summarise result records into one table: a row per run (the model and what "
+                    "differs from its defaults; runs of different identity are never merged), a "
                     "column per task and metric, cells 'mean ± std' over seeds (std with ddof=1), the "
                     "best per column in bold and MCN's published numbers in their own row. Prints the "
                     "Markdown table and writes the chosen formats (and PNG plots) into --out.")
-    p.add_argument("results", nargs="*", default=["results"], metavar="RESULTS",
+    p.add_argument("results", nargs="*", default=[DEFAULT_OUT], metavar="RESULTS",
                    help="result folders or record files")
+    p.add_argument("--allow-mixed-data", action="store_true",
+                   help="put results computed on different data (fingerprints) in one table, the "
+                        "data as a column (default: refuse)")
     p.add_argument("--format", choices=tuple(FORMAT_NAMES), default="all",
                    help="which table files to write (md: table.md, latex: table.tex, "
                         "csv: results_long.csv + results_wide.csv)")
@@ -47,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from mcnbench.report import build_table, load, to_markdown, write_tables
 
-    df = load(args.results)
+    df = load(args.results, allow_mixed_data=args.allow_mixed_data)
     for path, why in df.attrs.get("skipped", []):
         print(f"mcnbench report: skipped unreadable {path}: {why}", file=sys.stderr)
     if df.empty:

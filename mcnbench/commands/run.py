@@ -6,46 +6,41 @@ import argparse
 EPILOG = """\
 examples:
   mcnbench run --model mcn --tasks all                   the embedded default synthetic world
-  mcnbench run --model contrastive-only --seeds 3        three seeds, mean ± std in the table
+  mcnbench run --model contrastive-only --seeds 3        three seeds (0, 1, 2), mean ± std
+  mcnbench run --model mcn --seed-list 5,7               exactly seeds 5 and 7
   mcnbench run --model mcn --checkpoint e30.pth --tasks youcook2 --data-root /data/mcn --tie-rule legacy
   mcnbench run --model mcn --preset tiny --set epochs=1  a quick smoke run
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcnbench.cli import HelpFormatter
-    from mcnbench.commands._common import add_run_options
+    from mcnbench.commands._common import (
+        HelpFormatter,
+        add_data_options,
+        add_model_options,
+        add_protocol_options,
+    )
 
     p = sub.add_parser(
         "run", help="train (if needed) and evaluate a model on tasks, print the comparison table",
         description="Train the model when it is trainable and no cached checkpoint exists (cache "
-                    "key: model config, data fingerprint, seed), evaluate it on every task, write "
-                    "one record per (model, task, seed) and print a table with MCN's published "
-                    "numbers beside ours. A rerun skips finished units; a killed run resumes.",
+                    "key: model config, training data, seed), evaluate it on every task, write one "
+                    "record per (model, run id, task, seed) under OUT/<model>/<run id>/<task>/ and "
+                    "print the main scores with MCN's published numbers beside them. A rerun skips "
+                    "units whose record of the same identity exists; a killed run resumes.",
         formatter_class=HelpFormatter, epilog=EPILOG)
-    what = p.add_argument_group("model")
-    what.add_argument("--model", required=True, metavar="NAME",
-                      help="registered model or package.module:factory (mcnbench list models)")
-    what.add_argument("--checkpoint", default=None, metavar="PATH",
-                      help="evaluate these weights instead of training (released MCN format works)")
-    what.add_argument("--embeddings", default=None, metavar="DIR",
-                      help="folder of precomputed embeddings (model 'precomputed')")
-    add_run_options(p)
+    add_model_options(p)
+    add_protocol_options(p)
+    add_data_options(p)
     return p
 
 
 def main(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from mcnbench.commands._common import parse_overrides, print_outcomes, run_spec
+    from mcnbench.engine import ModelSpec, run
 
-    from mcnbench.commands._common import parse_overrides, parse_seeds, parse_task_options, print_table
-    from mcnbench.engine.pipeline import Variant, resolve_root, run_variants
-
-    overrides = parse_overrides(args.overrides)
-    root = resolve_root(args.data_root, args.preset, print)
-    run_variants([Variant(args.model, args.model, overrides)], args.tasks,
-                 seeds=parse_seeds(args.seeds), data_root=root, out=Path(args.out),
-                 tie_rule=args.tie_rule, device=args.device, checkpoint=args.checkpoint,
-                 embeddings=args.embeddings,
-                 overwrite=args.overwrite, task_options=parse_task_options(args.task_option))
-    print_table(args.out)
+    model = ModelSpec(args.model, overrides=parse_overrides(args.overrides),
+                      checkpoint=args.checkpoint, embeddings=args.embeddings)
+    spec = run_spec(args, [model], train=True)
+    print_outcomes(run(spec), spec.out)
     return 0

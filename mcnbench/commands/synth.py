@@ -19,7 +19,7 @@ Knobs and the generative model: docs/synthetic.md. Exit status of --check: 0 ok,
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcnbench.cli import HelpFormatter
+    from mcnbench.commands._common import HelpFormatter
 
     p = sub.add_parser(
         "synth", help="generate the synthetic world, or check a data root",

@@ -17,7 +17,7 @@ A killed run continues from its last checkpoint when started again with the same
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcnbench.cli import HelpFormatter
+    from mcnbench.commands._common import HelpFormatter
 
     p = sub.add_parser(
         "train", help="train a model on a HowTo100M-format corpus (resumable, torchrun-ready)",
@@ -53,7 +53,9 @@ def main(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from mcnbench.commands._common import parse_overrides
+    from mcnbench.commands._common import parse_overrides, preflight
+    from mcnbench.data.errors import DataError
+    from mcnbench.data.root import resolve
     from mcnbench.registry import get_model
     from mcnbench.zoo.context import ModelContext
 
@@ -62,37 +64,20 @@ def main(args: argparse.Namespace) -> int:
         overrides["epochs"] = args.epochs
     rank = int(os.environ.get("RANK", "0"))
     say = print if rank == 0 else (lambda *a, **k: None)
-    root = _data_root(args, say)
+    out = Path(args.out) if args.out else Path("runs") / f"{args.model}-seed{args.seed}"
+    preflight(out, cache=args.data_root is None and not os.environ.get("MCNBENCH_DATA"))
+    root = resolve(args.data_root, preset=args.preset, log=say)
+    if not (root.path / "howto100m").is_dir():
+        raise DataError(root.path, None, "no howto100m/ corpus in this data root (layout: docs/data.md)")
     ctx = ModelContext(root, device=args.device, seed=args.seed)
     model = get_model(args.model).obj(ctx, **overrides)
     if not getattr(model, "trainable", False):
         print(f"mcnbench train: error: model {args.model!r} is not trainable", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else Path("runs") / f"{args.model}-seed{args.seed}"
-    say(f"training {args.model} on {root} -> {out}")
+    say(f"training {args.model} on {root.path} -> {out}")
     say("config: " + json.dumps(model.config, sort_keys=True))
     t0 = time.perf_counter()
-    path = model.fit(root, out, seed=args.seed, device=args.device, resume=args.resume,
+    path = model.fit(root.path, out, seed=args.seed, device=args.device, resume=args.resume,
                      progress=not args.no_progress)
     say(f"done in {time.perf_counter() - t0:.1f} s: {path}")
     return 0
-
-
-def _data_root(args: argparse.Namespace, say):
-    import os
-    from pathlib import Path
-
-    from mcnbench.data.errors import DataError
-
-    root = args.data_root or os.environ.get("MCNBENCH_DATA")
-    if root:
-        root = Path(root).expanduser()
-        if not (root / "howto100m").is_dir():
-            raise DataError(root, None, "no howto100m/ corpus in this data root (layout: "
-                            "docs/contracts.md)")
-        return root
-    from mcnbench.data.synth import ensure_world
-
-    say(f"no data root given (--data-root or MCNBENCH_DATA): training on the synthetic world, "
-        f"preset {args.preset}, seed 0 (generated into the cache on first use)")
-    return Path(ensure_world(preset=args.preset, seed=0))

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from mcnbench.report.compare import Comparison, MetricComparison, compare_results, render_markdown
 from mcnbench.report.frame import (
-    HEADLINE_METRICS,
-    LOWER_IS_BETTER,
     PAPER_LABEL,
     enrich,
     load,
@@ -37,7 +35,7 @@ from mcnbench.report.tables import (
 )
 
 __all__ = [
-    "FORMATS", "HEADLINE_METRICS", "LOWER_IS_BETTER", "PAPER_LABEL", "Comparison", "MetricComparison",
+    "FORMATS", "PAPER_LABEL", "Comparison", "MetricComparison",
     "Table", "build_table", "compare_results", "comparison_table", "enrich", "load", "long_frame",
     "lower_is_better", "paper_numbers", "render", "render_markdown", "select_metrics", "summarize",
     "to_latex", "to_markdown", "wide_frame", "write_tables",

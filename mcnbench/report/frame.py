@@ -1,10 +1,11 @@
 """The long results frame that every table, plot and comparison is made from.
 
-``mcnbench.records.load_results`` gives one row per (record, metric). Reports need a few more
-things than that frame carries: a row label per model *variant* (an ablation writes the same
-model name with a different config), the generator seed of synthetic data for the caption, the
-published numbers, and the metric directions. This module adds them, and knows which metrics a
-table shows by default.
+``mcnbench.records.load_results`` gives one row per (record, metric), with each record's run id
+and human label. This module turns that into table rows that never merge two identities (a label
+shared by two different runs gets the run's model key appended), refuses to mix data
+fingerprints in one table unless asked (and then names the data per row), and reads everything
+about a task — title, order, headline metrics, metric directions, published numbers — from the
+task's registered metadata (:class:`~mcnbench.tasks.meta.TaskMeta`), never from a list here.
 """
 from __future__ import annotations
 
@@ -12,41 +13,39 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mcnbench.data.errors import DataError
 from mcnbench.records import ResultRecord, iter_records, load_results
 from mcnbench.utils.io import stable_hash
 
-# Metrics where a smaller number is better; everything else (recalls, MoF, IoU, IoD) is higher.
-LOWER_IS_BETTER = {"medr", "meanr", "median_rank", "mean_rank", "loss"}
-
-# The headline metrics a table shows when none are asked for (case-insensitive), in column order.
-# A task's own ``main_score`` is always shown too.
-HEADLINE_METRICS = ("R@1", "R@5", "R@10", "MedR", "recall", "MoF", "IoU")
-
-# Known tasks first, in the paper's order; anything else follows alphabetically.
-TASK_ORDER = ("youcook2", "msrvtt", "crosstask", "mining_youtube")
-TASK_TITLES = {"youcook2": "YouCook2", "msrvtt": "MSR-VTT", "crosstask": "CrossTask",
-               "mining_youtube": "Mining YouTube"}
+# For a task that is not registered here (a record of an uninstalled plug-in) only the generic
+# rank metrics count as lower-is-better.
+RANK_NAMES = {"medr", "meanr"}
 
 PAPER_LABEL = "MCN (paper)"
 _RECALL_AT = re.compile(r"^R@(\d+)$", re.IGNORECASE)
 
 
+def _meta(task: str | None):
+    if not task:
+        return None
+    from mcnbench.registry import task_meta
+
+    try:
+        return task_meta(task)
+    except Exception:  # a plug-in that fails to import: shown with its raw name
+        return None
+
+
 # metric directions ----------------------------------------------------------------------------
 def lower_is_better(metric: str, task: str | None = None) -> bool:
-    """True for rank-like metrics (MedR, MeanR), where a *rise* is a regression.
-
-    A task class may declare its own ``lower_is_better`` collection of metric names; otherwise
-    the last path component of the metric name (``video/MedR`` → ``MedR``) is looked up in
-    ``LOWER_IS_BETTER``.
-    """
-    declared = _task_attr(task, "lower_is_better") if task else None
-    if declared is not None:
-        return metric in declared
-    return metric.rsplit("/", 1)[-1].lower() in LOWER_IS_BETTER
+    """True for rank-like metrics (MedR, MeanR), where a *rise* is a regression: from the task's
+    metadata when it is registered, else by the generic rank names."""
+    meta = _meta(task)
+    if meta is not None:
+        return meta.is_lower_better(metric)
+    return metric.rsplit("/", 1)[-1].lower() in RANK_NAMES
 
 
 def arrow(metric: str, task: str | None = None) -> str:
@@ -60,15 +59,22 @@ def recall_k(metric: str) -> int | None:
 
 
 def task_title(task: str) -> str:
-    return TASK_TITLES.get(task, task)
+    meta = _meta(task)
+    return meta.title if meta is not None else task
+
+
+def headline_metrics(task: str) -> tuple[str, ...]:
+    meta = _meta(task)
+    return tuple(meta.metrics) if meta is not None else ()
 
 
 # loading --------------------------------------------------------------------------------------
-def load(roots: str | Path | Sequence[str | Path]) -> pd.DataFrame:
+def load(roots: str | Path | Sequence[str | Path], *, allow_mixed_data: bool = False) -> pd.DataFrame:
     """Load and enrich every record under one or more result folders (or record files).
 
     Unreadable files are skipped and listed in ``df.attrs["skipped"]`` as (path, reason).
-    Raises ``DataError`` naming the path when a root does not exist.
+    Raises ``DataError`` naming the path when a root does not exist, and ValueError when one task
+    was evaluated on more than one data fingerprint, unless ``allow_mixed_data``.
     """
     roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
     frames, skipped = [], []
@@ -80,42 +86,87 @@ def load(roots: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         frames.append(part)
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     df.attrs["skipped"] = skipped
-    return enrich(df)
+    return enrich(df, allow_mixed_data=allow_mixed_data)
 
 
-def enrich(df: pd.DataFrame) -> pd.DataFrame:
-    """Add ``variant``, ``label``, ``generator_seed`` and ``paper`` columns (idempotent).
+def enrich(df: pd.DataFrame, *, allow_mixed_data: bool = False) -> pd.DataFrame:
+    """Table rows for a ``load_results`` frame (idempotent).
 
-    Works on a plain ``load_results`` frame: the extra fields are read back from each record's
-    ``path``. Duplicate (label, task, seed, metric) rows — the same record loaded from two
-    folders — are dropped, keeping the newest, so that they do not inflate n.
+    Adds ``run_label`` (the records' label), ``model_key`` (the run identity without its task
+    part), ``generator_seed``, ``data`` (a short name of the data) and ``record_paper``, and sets
+    ``label`` to the table row: the run label, made unique per model key (``mcn [3fa9c2]``) and,
+    with mixed data, per data. The same record loaded twice counts once (the newest).
     """
-    if "label" in df.columns:
+    if df.attrs.get("enriched"):
         return df
     attrs = dict(df.attrs)
     df = df.copy()
     records = _read_records(df["path"].unique()) if "path" in df.columns else {}
     extra = pd.DataFrame.from_dict(
-        {p: {"explicit_variant": r.model.get("variant"),
-             "generator_seed": r.data.get("generator_seed"),
-             "record_paper": r.task.get("paper") or {}}
+        {p: {"generator_seed": r.data.get("generator_seed"), "model_key": model_key(r),
+             "data": data_tag(r.data), "record_paper": r.task.get("paper") or {}}
          for p, r in records.items()}, orient="index")
-    if extra.empty:
-        df["explicit_variant"], df["generator_seed"], df["record_paper"] = None, None, None
-    else:
+    for col in ("generator_seed", "model_key", "data", "record_paper"):
+        if extra.empty or col not in extra:
+            df[col] = None
+    if not extra.empty:
         df = df.join(extra, on="path")
-    configs = {p: r.model.get("config") or {} for p, r in records.items()}
-    df["variant"] = _variant_labels(df, configs)
-    df["label"] = np.where(df["variant"].astype(str) != "", df["model"] + " (" + df["variant"] + ")",
-                           df["model"])
+    df["run_label"] = df["label"]
     before = len(df)
     df = (df.sort_values("created", kind="stable")
-            .drop_duplicates(["label", "task", "seed", "metric"], keep="last")
-            .reset_index(drop=True))
+            .drop_duplicates(["run_id", "seed", "metric"], keep="last").reset_index(drop=True))
+    mixed = _mixed_data(df)
+    if mixed and not allow_mixed_data:
+        raise ValueError("these results were computed on different data, which one table must not "
+                         f"mix: {mixed}. Report each data root separately, or pass "
+                         "--allow-mixed-data to show the data as a column")
+    df["label"] = _row_labels(df)
     df.attrs.update(attrs)
-    df.attrs["duplicates_dropped"] = before - len(df)
-    df.attrs["records"] = records
+    df.attrs.update(duplicates_dropped=before - len(df), records=records, enriched=True,
+                    mixed_data=bool(mixed))
     return df
+
+
+def model_key(record: ResultRecord) -> str:
+    """The run identity without its task part: what one table row stands for."""
+    ident = record.identity
+    return stable_hash({"model": ident["model"], "tie_rule": ident["tie_rule"]}, length=6)
+
+
+def data_tag(data: dict) -> str:
+    """A short name of a record's data: ``default/seed0 3fa9c2`` or ``real 3fa9c2``."""
+    fp = str(data.get("fingerprint") or "?")[:6]
+    if data.get("kind") == "synthetic":
+        return f"{data.get('preset')}/seed{data.get('generator_seed')} {fp}"
+    return f"{data.get('kind') or 'unknown'} {fp}"
+
+
+def _mixed_data(df: pd.DataFrame) -> str:
+    """'' when every task has one data fingerprint, else which tasks have which."""
+    parts = []
+    for task, rows in df.groupby("task", sort=True):
+        tags = sorted(rows["data"].dropna().unique())
+        if len(tags) > 1:
+            parts.append(f"{task} on {len(tags)} data roots ({', '.join(tags)})")
+    return "; ".join(parts)
+
+
+def _row_labels(df: pd.DataFrame) -> pd.Series:
+    """The run label, with the model key appended where one label stands for several runs, and
+    the data appended where one (label, task) was evaluated on several data."""
+    labels = df["run_label"].astype(str).copy()
+    keys = df["model_key"].fillna("?").astype(str)
+    for label, rows in df.groupby("run_label", sort=False):
+        if rows["model_key"].nunique(dropna=False) > 1:
+            labels[rows.index] = label + " [" + keys[rows.index] + "]"
+    if df["data"].notna().any() and _mixed_data(df):
+        labels = labels + " @ " + df["data"].fillna("?").astype(str)
+    # What is still ambiguous — one row, one task, several run ids (a task version changed) — is
+    # split by the run id itself, never averaged.
+    for (_label, _task), rows in df.assign(_row=labels).groupby(["_row", "task"], sort=False):
+        if rows["run_id"].nunique() > 1:
+            labels[rows.index] = labels[rows.index] + " {" + rows["run_id"].str[:6] + "}"
+    return labels
 
 
 def _read_records(paths: Iterable[str]) -> dict[str, ResultRecord]:
@@ -127,59 +178,11 @@ def _read_records(paths: Iterable[str]) -> dict[str, ResultRecord]:
     return out
 
 
-def _variant_labels(df: pd.DataFrame, configs: dict[str, dict]) -> pd.Series:
-    """A short variant label per row: '' when a model name has a single config.
-
-    An explicit ``model.variant`` in the record wins. Otherwise, when one model name appears with
-    several config hashes (an ablation), the label lists the config keys whose values differ
-    between them (``cluster=0``), falling back to the hash when that would be unreadable.
-    """
-    labels = pd.Series("", index=df.index, dtype=object)
-    explicit = df.get("explicit_variant")
-    if explicit is not None:
-        has = explicit.notna() & (explicit.astype(str) != "")
-        labels[has] = explicit[has].astype(str)
-    for _model, rows in df[labels == ""].groupby("model"):
-        row_hash = rows["config_hash"].fillna("?")
-        hashes = row_hash.unique()
-        if len(hashes) < 2:
-            continue
-        # The seed is part of a trained model's config, but seeds of one configuration are
-        # repeats to average over, not variants: compare configs without their seed fields.
-        flat = {h: _without_seed(_flatten(configs.get(rows.loc[row_hash == h, "path"].iloc[0], {})))
-                for h in hashes}
-        if len({repr(sorted(f.items())) for f in flat.values()}) < 2:
-            continue
-        keys = sorted({k for f in flat.values() for k in f})
-        differing = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
-        for h in hashes:
-            parts = [f"{k}={flat[h].get(k)}" for k in differing]
-            text = ", ".join(parts)
-            if not parts or len(parts) > 3 or len(text) > 40:
-                text = stable_hash(flat[h], length=8)  # one label for all seeds of a config
-            labels[rows.index[row_hash == h]] = text
-    return labels
-
-
-def _without_seed(flat: dict) -> dict:
-    return {k: v for k, v in flat.items() if k.rsplit(".", 1)[-1] != "seed"}
-
-
-def _flatten(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in config.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 # metric selection -----------------------------------------------------------------------------
 def select_metrics(df: pd.DataFrame, metrics: str | Sequence[str] | None = None) -> pd.DataFrame:
     """The rows of ``df`` for the metrics a table should show.
 
-    ``None`` → each task's headline metrics (``HEADLINE_METRICS`` found in its records, its main
+    ``None`` → each task's headline metrics (its metadata's ``metrics``, its main
     score, and every metric MCN published a number for); ``"main"`` → only main scores;
     ``"all"`` → everything; a list of names → those, where ``task:metric`` restricts a name to one
     task. Unknown names raise ``ValueError`` that lists the metrics there are.
@@ -187,10 +190,10 @@ def select_metrics(df: pd.DataFrame, metrics: str | Sequence[str] | None = None)
     if isinstance(metrics, str):
         metrics = [metrics]
     if metrics is None or list(metrics) == []:
-        headline = {m.lower() for m in HEADLINE_METRICS}
         published = set(paper_numbers(df))
-        keep = (df["metric"].str.lower().isin(headline) | df["main_score"].astype(bool)
-                | pd.Series([c in published for c in zip(df["task"], df["metric"], strict=True)],
+        keep = (df["main_score"].astype(bool)
+                | pd.Series([m in headline_metrics(t) or (t, m) in published
+                             for t, m in zip(df["task"], df["metric"], strict=True)],
                             index=df.index, dtype=bool))
         # A task none of whose metrics are headline ones shows everything it has.
         orphan = ~df["task"].isin(df.loc[keep, "task"])
@@ -213,12 +216,14 @@ def select_metrics(df: pd.DataFrame, metrics: str | Sequence[str] | None = None)
 
 
 def column_order(columns: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(task, metric) pairs in reading order: known tasks, then headline metrics, then A–Z."""
+    """(task, metric) pairs in reading order: tasks by their metadata's order, each task's
+    headline metrics in its order, then the rest A–Z."""
     def key(col: tuple[str, str]) -> tuple:
         task, metric = col
-        t = TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER)
-        lowered = [h.lower() for h in HEADLINE_METRICS]
-        m = lowered.index(metric.lower()) if metric.lower() in lowered else len(lowered)
+        meta = _meta(task)
+        t = meta.order if meta is not None else 10**6
+        headline = headline_metrics(task)
+        m = headline.index(metric) if metric in headline else len(headline)
         return (t, task, m, metric)
     return sorted(set(columns), key=key)
 
@@ -227,12 +232,13 @@ def column_order(columns: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 def paper_numbers(df: pd.DataFrame) -> dict[tuple[str, str], float]:
     """MCN's published number per (task, metric), for the tasks in ``df``.
 
-    From the registered task class's ``paper`` dict when the task is registered, else from the
-    records' ``task.paper``; metrics with no published number are simply absent.
+    From the registered task's metadata when the task is registered, else from the records'
+    ``task.paper``; metrics with no published number are simply absent.
     """
     out: dict[tuple[str, str], float] = {}
     for task in df["task"].unique():
-        paper = _task_attr(task, "paper")
+        meta = _meta(task)
+        paper = dict(meta.paper) if meta is not None else {}
         if not paper and "record_paper" in df.columns:
             found = [p for p in df.loc[df["task"] == task, "record_paper"] if isinstance(p, dict) and p]
             paper = found[0] if found else {}
@@ -242,13 +248,3 @@ def paper_numbers(df: pd.DataFrame) -> dict[tuple[str, str], float]:
             except (TypeError, ValueError):
                 continue  # a note or a range in the paper dict, not a number
     return out
-
-
-def _task_attr(task: str, attr: str):
-    """An attribute of the registered task class, or None when the task is not registered."""
-    try:
-        from mcnbench.registry import get_task
-
-        return getattr(get_task(task).obj, attr, None)
-    except Exception:  # unregistered task, or a plug-in that fails to import: show no number
-        return None

@@ -45,6 +45,7 @@ class Table:
     reference: str | None = None
     caption: str = ""
     precision: int = 1
+    row_data: dict[str, str] = field(default_factory=dict)  # row → data, when data are mixed
 
     @property
     def rows(self) -> list[str]:
@@ -92,6 +93,8 @@ def build_table(df: pd.DataFrame, metrics: str | Sequence[str] | None = None,
                   reference=reference, precision=precision)
     if reference:
         table.delta = mean - mean.loc[reference]
+    if df.attrs.get("mixed_data"):  # --allow-mixed-data: the data is a column
+        table.row_data = dict(zip(df["label"], df["data"].fillna("?"), strict=True))
     table.caption = caption(shown, table)
     return table
 
@@ -152,7 +155,7 @@ def caption(df: pd.DataFrame, table: Table) -> str:
     return " ".join(parts)
 
 
-def _data_text(df: pd.DataFrame) -> str:
+def _data_text(df: pd.DataFrame, fingerprints: bool = True) -> str:
     per_record = df.drop_duplicates("path") if "path" in df.columns else df
     texts = []
     for (kind, preset, gseed), _ in per_record.groupby(
@@ -165,6 +168,9 @@ def _data_text(df: pd.DataFrame) -> str:
             texts.append(f"synthetic ({detail})" if detail else "synthetic")
         else:
             texts.append(str(kind))
+    prints = sorted(per_record["fingerprint"].dropna().astype(str).str[:12].unique())
+    if fingerprints and prints and len(prints) <= 4:
+        texts.append(f"fingerprint{'s' if len(prints) > 1 else ''} {', '.join(prints)}")
     return "; ".join(texts) if texts else "unknown"
 
 
@@ -250,8 +256,13 @@ def to_markdown(table: Table) -> str:
 
     body, paper_row = _body(table, " ± ", lambda s: f"**{s}**")
     rows = body + ([paper_row] if paper_row else [])
-    align = ["left"] + ["right"] * (len(rows[0]) - 1)
     headers = ["model"] + [" ".join(h) if h else "Δ" for h in _headers(table)]
+    if table.row_data:  # mixed data: "label @ data" rows become a model and a data column
+        rows = [[r[0].removesuffix(f" @ {table.row_data.get(r[0], '')}"), table.row_data.get(r[0], ""),
+                 *r[1:]] for r in rows]
+        headers.insert(1, "data")
+    n_left = 2 if table.row_data else 1
+    align = ["left"] * n_left + ["right"] * (len(headers) - n_left)
     text = tabulate(rows, headers=headers, tablefmt="github", colalign=align,
                     disable_numparse=True)
     return f"{text}\n\n*{table.caption}*\n"
@@ -299,12 +310,48 @@ def _tex_cell(cell: str) -> str:
     return "$-$" + cell[1:] if cell.startswith("-") else cell
 
 
+# console --------------------------------------------------------------------------------------
+def console_table(df: pd.DataFrame, *, reference: str | None = None, width: int = 100) -> str:
+    """The main score of every task per row, as plain text no wider than ``width``: columns that
+    do not fit go into a further block below (the row names repeated), then a short, true note."""
+    from tabulate import tabulate
+
+    table = build_table(df, "main", reference)
+    body, paper_row = _body(table, " ± ", lambda s: s)
+    rows = body + ([paper_row] if paper_row else [])
+    headers = [" ".join(h) if h else "Δ" for h in _headers(table)]
+    blocks, start = [], 0
+    while start < len(headers):
+        stop = start + 1
+        while stop < len(headers):
+            trial = tabulate([[r[0], *r[1 + start:2 + stop]] for r in rows],
+                             headers=["", *headers[start:stop + 1]], tablefmt="simple",
+                             disable_numparse=True)
+            if max(map(len, trial.splitlines())) > width:
+                break
+            stop += 1
+        blocks.append(tabulate([[r[0], *r[1 + start:1 + stop]] for r in rows],
+                               headers=["", *headers[start:stop]], tablefmt="simple",
+                               disable_numparse=True))
+        start = stop
+    n = table.typical_n
+    stat = f"mean ± std over {n} seeds" if n > 1 else "one seed"
+    data = _data_text(df, fingerprints=False)
+    note = f"Main score per task, {stat}; ↑ higher / ↓ lower is better; data: {data}."
+    if table.paper:
+        note += f" {PAPER_LABEL}: published on the real datasets."
+    import textwrap
+
+    return "\n\n".join(blocks) + "\n" + textwrap.fill(note, width=width)
+
+
 # CSV ------------------------------------------------------------------------------------------
 def long_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The tidy per-seed table (one row per label, task, metric, seed) that everything comes from."""
     df = enrich(df)
-    cols = ["model", "variant", "label", "task", "task_version", "metric", "seed", "value",
-            "main_score", "tie_rule", "data_kind", "preset", "generator_seed", "path"]
+    cols = ["model", "label", "run_label", "run_id", "task", "task_version", "metric", "seed",
+            "value", "main_score", "tie_rule", "data", "data_kind", "preset", "generator_seed",
+            "fingerprint", "path"]
     return (df.reindex(columns=cols).sort_values(["task", "metric", "label", "seed"])
               .reset_index(drop=True))
 
@@ -349,5 +396,6 @@ def write_tables(df: pd.DataFrame, out_dir: str | Path, formats: Sequence[str] =
     return written
 
 
-__all__ = ["FORMATS", "Table", "build_table", "caption", "comparison_table", "long_frame", "render",
+__all__ = ["FORMATS", "Table", "build_table", "caption", "comparison_table", "console_table",
+           "long_frame", "render",
            "resolve_label", "summarize", "to_latex", "to_markdown", "wide_frame", "write_tables"]

@@ -111,7 +111,7 @@ def _train(mcfg: MCNConfig, cfg: TrainConfig, root: Path, out_dir: Path, device:
         trainer.load_state_dict(state["trainer"])
         set_rng_state(state["rng"])
         epoch, step, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
-        if env.is_main and progress:
+        if env.is_main:  # said with or without a progress bar: a resume is never silent
             print(f"mcnbench train: resuming {out_dir} at epoch {epoch} step {step} "
                   f"({global_step}/{total})", file=sys.stderr)
 

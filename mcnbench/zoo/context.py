@@ -1,48 +1,48 @@
 """What a model factory is given: the data root, the device, the seed and optional files."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
+
+from mcnbench.data.root import DataRoot
 
 
 @dataclass
 class ModelContext:
     """The environment a model is built in.
 
-    data_root:  the data root being evaluated (its ``word2vec.bin`` is the model's vocabulary)
+    root:       the :class:`~mcnbench.data.root.DataRoot` being evaluated (a path is accepted)
     device:     "cpu" or "cuda"
     seed:       seeds initialisation (and training, for trainable models)
     checkpoint: weights to load instead of training
     embeddings: a folder in the precomputed-embeddings layout (``precomputed`` model)
     """
 
-    data_root: Path
+    root: DataRoot | str | Path
     device: str = "cpu"
     seed: int = 0
     checkpoint: Path | None = None
     embeddings: Path | None = None
 
     def __post_init__(self) -> None:
-        self.data_root = Path(self.data_root)
+        if not isinstance(self.root, DataRoot):
+            self.root = DataRoot(Path(self.root))
 
-    @cached_property
+    @property
+    def data_root(self) -> Path:
+        """The data root folder (its ``word2vec.bin`` is the model's vocabulary)."""
+        return self.root.path
+
+    @property
     def word_vectors(self):
-        from mcnbench.data.word2vec import load_word2vec
+        return self.root.word_vectors
 
-        return load_word2vec(self.data_root / "word2vec.bin")
-
-    @cached_property
+    @property
     def manifest(self) -> dict:
         """The synthetic world's manifest, or {} for a real data root."""
-        path = self.data_root / "manifest.json"
-        if not path.exists():
-            return {}
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        return self.root.manifest
 
     @property
     def hints(self) -> dict:
         """Model sizes that fit this data root (synthetic presets say; real data: paper sizes)."""
-        return dict(self.manifest.get("model_hints", {}))
+        return self.root.hints

@@ -81,7 +81,7 @@ class PrecomputedModel:
     modalities = ("video", "audio", "text")
 
     def __init__(self, root: str | Path):
-        from mcnbench.engine.units import file_digest
+        from mcnbench.data.root import file_digest
 
         self.root = Path(root)
         if not self.root.is_dir():

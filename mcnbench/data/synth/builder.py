@@ -123,8 +123,9 @@ def _swap_in(staging: Path, out: Path) -> None:
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
     """Where cached worlds live: ``<cache_dir or $MCNBENCH_CACHE or ~/.cache/mcnbench>/worlds``."""
-    base = cache_dir or os.environ.get("MCNBENCH_CACHE") or Path.home() / ".cache" / "mcnbench"
-    return Path(base).expanduser() / "worlds"
+    from mcnbench.utils.paths import cache_dir as default_cache
+
+    return (Path(cache_dir).expanduser() if cache_dir else default_cache()) / "worlds"
 
 
 def world_name(preset: str, seed: int) -> str:
