@@ -82,10 +82,9 @@ def data_info(data_root: str | Path, task=None) -> dict:
     root = Path(data_root)
     manifest = root / "manifest.json"
     if manifest.exists():
-        import json
+        from mcnbench.data.manifest import read_manifest
 
-        with open(manifest, encoding="utf-8") as f:
-            m = json.load(f)
+        m = read_manifest(manifest)
         return {"root": str(root.resolve()), "kind": "synthetic",
                 "fingerprint": sha256_file(manifest), "preset": m.get("preset"),
                 "generator_seed": m.get("seed")}

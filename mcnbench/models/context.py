@@ -1,7 +1,6 @@
 """What a model factory is given: the data root, the device, the seed and optional files."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,11 +35,9 @@ class ModelContext:
     @cached_property
     def manifest(self) -> dict:
         """The synthetic world's manifest, or {} for a real data root."""
-        path = self.data_root / "manifest.json"
-        if not path.exists():
-            return {}
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        from mcnbench.data.manifest import read_root_manifest
+
+        return read_root_manifest(self.data_root) or {}
 
     @property
     def hints(self) -> dict:
