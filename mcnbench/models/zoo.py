@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from mcnbench.registry import register_model
 
-REAL_VIDEO_DIM = 4096  # 2D ResNet-152 ‖ 3D ResNeXt-101, 2048 each
-
 
 def data_widths(ctx) -> dict:
-    """``video_dim`` and ``we_dim`` of the data root: the manifest's (synthetic) or the real
-    features' 4096, and the word2vec file's dimension."""
-    manifest = ctx.manifest
-    video = 2 * int(manifest["video_half_dim"]) if "video_half_dim" in manifest else REAL_VIDEO_DIM
-    return {"video_dim": video, "we_dim": int(ctx.word_vectors.dim)}
+    """``video_dim`` and ``we_dim`` of the data root: the manifest's (synthetic) or the width
+    of its feature files (:func:`~mcnbench.data.widths.infer_video_dim`; 4096 for the real
+    features), and the word2vec file's dimension."""
+    from mcnbench.data.widths import infer_video_dim
+
+    return {"video_dim": infer_video_dim(ctx.data_root), "we_dim": int(ctx.word_vectors.dim)}
 
 
 def build_configs(ctx, overrides: dict):
