@@ -60,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from mcnbench.data.errors import DataError
+    from mcnbench.data.warnings import report_data_warnings
     from mcnbench.registry import RegistryError
 
-    try:
-        return int(args._main(args) or 0)
+    try:  # a DataWarning is one stderr line; under --strict it is a DataError (exit 2)
+        with report_data_warnings(args.command, strict=getattr(args, "strict", False)):
+            return int(args._main(args) or 0)
     except (DataError, RegistryError, ValueError) as err:  # bad input or options: one line
         print(f"mcnbench {args.command}: error: {err}", file=sys.stderr)
         return 2
