@@ -65,18 +65,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from mcnbench.data.errors import DataError
-    from mcnbench.data.warnings import DataWarning
+    from mcnbench.data.warnings import report_data_warnings
     from mcnbench.registry import RegistryError
 
     command = args.command
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warnings(command)
-        warnings.simplefilter("always", DataWarning)
-        if getattr(args, "strict", False):
-            warnings.simplefilter("error", DataWarning)
-        try:
-            return int(args._main(args) or 0)
-        except (DataError, DataWarning, RegistryError, ValueError) as err:  # bad input: one line
+        try:  # a DataWarning is one stderr line; under --strict it is a DataError (exit 2)
+            with report_data_warnings(command, strict=getattr(args, "strict", False)):
+                return int(args._main(args) or 0)
+        except (DataError, RegistryError, ValueError) as err:  # bad input or options: one line
             print(f"mcnbench {command}: error: {err}", file=sys.stderr)
             return 2
         except OSError as err:  # a filesystem fault: the path and the problem, one line

@@ -187,9 +187,9 @@ def _name(model) -> str:
 def has_inputs(source, video_id: str) -> bool:
     """Whether ``source`` (a CrossTask or Mining YouTube set) has the 2D, 3D and audio files of
     ``video_id``; tasks drop and count videos without them (as MMPT does)."""
-    paths = (source.feature_path(video_id, "2d"), source.feature_path(video_id, "3d"),
-             source.audio_path(video_id))
-    return all(p.is_file() for p in paths)
+    from mcnbench.data.rules import first_missing, video_inputs
+
+    return first_missing(video_inputs(source, video_id)) is None
 
 
 def embed_seconds(model, task: str, source, video_id: str, *, audio_frames: int = 1024,
@@ -227,21 +227,18 @@ def step_scores(clip_emb: dict[str, np.ndarray], text_emb: np.ndarray, fusion: s
 
 # ----------------------------------------------------------------------------- text counts
 
-def text_report(data_root: str | Path, texts: list[str], max_words: int) -> dict:
+def text_report(data_root: str | Path, texts: list[str], max_words: int, *,
+                source: str | Path | None = None, what: str = "sentences") -> dict:
     """Counts of what tokenisation does to ``texts`` (sentences that become all-zero text, OOV
     rate, truncation), using the data root's ``word2vec.bin``; without it only empty sentences
-    can be counted."""
-    from mcnbench.data.text import TextStats, Tokenizer, tokenize
+    can be counted. Warns (DataWarning naming ``source``, the file the ``what`` come from) when
+    most of them become all-zero text (:func:`mcnbench.data.rules.zero_text`)."""
+    from mcnbench.data.rules import text_stats, zero_text
+    from mcnbench.data.warnings import issue
 
-    path = Path(data_root) / "word2vec.bin"
-    if not path.exists():
-        stats = TextStats(n_sentences=len(texts), n_empty=sum(not tokenize(t) for t in texts))
-        return {**stats.as_dict(), "vocabulary": None}
-    from mcnbench.data.word2vec import load_word2vec
-
-    tokenizer = Tokenizer(load_word2vec(path), max_words=max_words)
-    _, stats = tokenizer.indices([tokenize(t) for t in texts])
-    return {**stats.as_dict(), "vocabulary": str(path)}
+    stats = text_stats(Path(data_root) / "word2vec.bin", texts, max_words)
+    issue(zero_text(source, stats, what))
+    return stats
 
 
 # ----------------------------------------------------------------------------- retrieval
@@ -273,6 +270,7 @@ class RetrievalTask(Task):
     pickle_name: ClassVar[str] = ""
     csv_name: ClassVar[str] = ""
     legacy_complete: ClassVar[bool] = False
+    csv_lists_videos: ClassVar[bool] = False  # the csv names videos (YouCook2), not clips
     defaults: ClassVar[dict[str, Any]] = {"fusion": "video+audio", "max_words": 20,
                                           "audio_frames": 0, "chunk_size": 256}
     choices = {"fusion": FUSIONS}
@@ -282,8 +280,9 @@ class RetrievalTask(Task):
         """The dataset's AVLnet pickle as a ClipSet."""
 
     @abstractmethod
-    def read_complete(self, path: Path) -> tuple[int, list[str] | None]:
-        """(rows of the complete-set csv, their clip ids or None when it names no clip ids)."""
+    def read_complete(self, path: Path) -> list[str]:
+        """One id per row of the complete-set csv: a clip id, or with ``csv_lists_videos`` the
+        id of the clip's video."""
 
     def data_files(self, data_root):
         root = Path(data_root)
@@ -291,26 +290,14 @@ class RetrievalTask(Task):
 
     def load(self, data_root: str | Path) -> RetrievalSet:
         root = Path(data_root)
-        clips = self.read_pickle(root / self.pickle_name)
-        csv = root / self.csv_name
-        if not csv.exists():
-            return RetrievalSet(clips, len(clips), f"number of clips ({csv} absent)")
-        from mcnbench.data.errors import DataError
+        from mcnbench.data.rules import complete_set, youtube_id
+        from mcnbench.data.warnings import issue
 
-        size, ids = self.read_complete(csv)
-        if size < len(clips):
-            raise DataError(csv, None, f"lists {size} clips but {clips.path} holds {len(clips)}: "
-                            "the csv must list the complete test set")
-        missing = None
-        if ids is not None:
-            known = set(ids)
-            extra = [c for c in clips.ids if c not in known]
-            if extra:
-                raise DataError(clips.path, f"id {extra[0]!r}", f"not in the complete test set "
-                                f"{csv} ({len(extra)} such clips)")
-            present = set(clips.ids)
-            missing = [c for c in ids if c not in present]
-        return RetrievalSet(clips, size, str(csv), missing)
+        clips = self.read_pickle(root / self.pickle_name)
+        cs = complete_set(clips, root / self.csv_name, self.read_complete,
+                          youtube_id if self.csv_lists_videos else None)
+        issue(cs.warning)  # no csv: R@K divides by the clips present
+        return RetrievalSet(clips, cs.size, cs.source, cs.missing_ids)
 
     def evaluate(self, model, data_root, *, tie_rule: str = "mean", **options) -> TaskResult:
         """R@1/5/10 (percent, over ``complete_size``), MedR, MeanR (over the evaluated queries).
@@ -349,8 +336,8 @@ class RetrievalTask(Task):
             "missing_clips": data.complete_size - len(clips),
             "missing_ids": data.missing_ids, "queries_with_ties": ranks.n_tied,
             "fusion": opts["fusion"], "fusion_used": used, "audio_frames": F,
-            "max_words": opts["max_words"], "text": text_report(data_root, clips.captions,
-                                                                opts["max_words"]),
+            "max_words": opts["max_words"], "text": text_report(
+                data_root, clips.captions, opts["max_words"], source=clips.path, what="captions"),
             "pickle": str(clips.path), "pickle_info": dict(clips.info),
         }
         return TaskResult(metrics, {"ranks": ranks.ranks, "ids": np.asarray(clips.ids)}, info)

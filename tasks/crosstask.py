@@ -21,7 +21,6 @@ from mcnbench.tasks.base import (
     TaskResult,
     embed_seconds,
     embed_texts,
-    has_inputs,
     progress,
     step_scores,
     text_report,
@@ -85,6 +84,8 @@ class CrossTask(Task):
         ``tie_rule`` does not apply (no ranking); it is recorded only.
         """
         from mcnbench.data.crosstask import load_crosstask
+        from mcnbench.data.rules import crosstask_missing, dropped_videos
+        from mcnbench.data.warnings import issue
         from mcnbench.metrics.alignment import (
             crosstask_dp_batch,
             crosstask_ground_truth,
@@ -105,10 +106,12 @@ class CrossTask(Task):
         by_task = {tid: step_emb[offsets[i]:offsets[i + 1]]
                    for i, tid in enumerate(release.tasks)}
 
-        videos, scores, truths, dropped, used = [], [], [], [], ""
+        missing = {(t, v): crosstask_missing(release, t, v) for t, v in split}
+        dropped = [(f"{t}_{v}", m) for (t, v), m in missing.items() if m is not None]
+        issue(dropped_videos(dropped, len(split), "CrossTask test videos"))  # before the wait
+        videos, scores, truths, used = [], [], [], ""
         for task, vid in progress(split, desc="crosstask videos", total=len(split), unit="video"):
-            if (task, vid) not in release.annotations or not has_inputs(release, vid):
-                dropped.append(f"{task}_{vid}")
+            if missing[task, vid] is not None:
                 continue
             emb = embed_seconds(model, self.name, release, vid, audio_frames=opts["audio_frames"],
                                 window_s=opts["window_s"], chunk_size=opts["chunk_size"])
@@ -132,7 +135,7 @@ class CrossTask(Task):
         metrics.update({f"recall/{t}": 100 * r for t, r in rec["per_task"].items()})
         info = {
             **split_info, "videos_in_split": len(split), "videos_scored": len(videos),
-            "videos_dropped_missing_files": len(dropped), "dropped": dropped[:50],
+            "videos_dropped_missing_files": len(dropped), "dropped": [v for v, _ in dropped[:50]],
             "videos_T_lt_K": sum(t < k for t, k in shapes), "videos_T_eq_K":
                 sum(t == k for t, k in shapes), "videos_skipped_short": dp.counts["skipped"],
             "short_policy": (f"T<K: skipped, counted as all-miss; T==K: "
@@ -142,7 +145,8 @@ class CrossTask(Task):
             "recall_per_video_by_task": {t: 100 * r for t, r in rec["per_task_per_video"].items()},
             "task_titles": {t: c.title for t, c in release.tasks.items()},
             "fusion_used": used, "dp_input": opts["dp_input"],
-            "steps_text": text_report(data_root, texts, opts["max_words"]),
+            "steps_text": text_report(data_root, texts, opts["max_words"], what="step names",
+                                      source=release.root / "crosstask_release" / "tasks_primary.txt"),
         }
         per_query = {"video_ids": np.asarray([v for _, v in videos], dtype=str),
                      "task_ids": np.asarray([t for t, _ in videos], dtype=str),

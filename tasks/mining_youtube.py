@@ -22,7 +22,6 @@ from mcnbench.tasks.base import (
     TaskResult,
     embed_seconds,
     embed_texts,
-    has_inputs,
     progress,
     step_scores,
     text_report,
@@ -78,10 +77,13 @@ class MiningYouTube(Task):
         predicted label is right) and ``mof`` (per-video MoF, percent). ``tie_rule`` does not
         apply (nothing is ranked); it is recorded only.
         """
+        from mcnbench.data import rules
+        from mcnbench.data.warnings import issue
         from mcnbench.metrics.segmentation import iou_iod, mof, step_recall
 
         opts = self.options(**options)
         data = self.load(data_root)
+        issue(rules.empty_annotations(data, data.videos))
         bg = data.classes.index("background")
         texts = self.class_texts(data.classes, opts["background_text"])
         class_emb = embed_texts(model, self.name, [class_text_id(c) for c in data.classes], texts,
@@ -94,20 +96,25 @@ class MiningYouTube(Task):
             raise DataError(data.root / "annotations", f"label {unknown[0]!r}",
                             f"not in weakYouTube_dict.txt ({len(unknown)} such labels)")
 
-        ids, preds, gts, items, dropped, used = [], [], [], [], [], ""
+        missing = {v: rules.first_missing(rules.video_inputs(data, v)) for v in data.videos}
+        dropped = [(v, m) for v, m in missing.items() if m is not None]
+        issue(rules.dropped_videos(dropped, len(data.videos), "Mining YouTube test videos"))
+        ids, preds, gts, items, past, used = [], [], [], [], {}, ""
         for vid in progress(data.videos, desc="mining_youtube videos", unit="video"):
-            if not has_inputs(data, vid):
-                dropped.append(vid)
+            if missing[vid] is not None:
                 continue
             emb = embed_seconds(model, self.name, data, vid, audio_frames=opts["audio_frames"],
                                 window_s=opts["window_s"], chunk_size=opts["chunk_size"])
             scores, used = step_scores(emb, class_emb, opts["fusion"])
+            if late := rules.segments_past_end(data.annotations[vid], len(scores)):
+                past[vid] = (len(late), len(scores), max(seg.end_s for seg in late))
             pred, gt, item = self._align(data, vid, scores, bg, opts)
             ids.append(vid)
             preds.append(pred)
             gts.append(gt)
             items.append(item)
 
+        issue(rules.past_end(data, past, len(ids)))
         with_steps = [it for it in items if it is not None]
         rec = step_recall(with_steps) if with_steps else {"recall": float("nan"),
                                                           "n_videos_skipped": 0}
@@ -123,14 +130,18 @@ class MiningYouTube(Task):
         info = {
             "videos_in_test_list": data.info["n_test_ids"], "videos_annotated": len(data.videos),
             "videos_scored": len(ids), "videos_dropped_missing_files": len(dropped),
-            "dropped": dropped[:50], "classes": len(data.classes),
+            "dropped": [v for v, _ in dropped[:50]], "classes": len(data.classes),
+            "videos_empty_annotation": sum(not data.annotations[v] for v in data.videos),
+            "segments_past_end": sum(n for n, _, _ in past.values()),
+            "videos_with_segments_past_end": len(past),
             "unknown_labels": unknown, "unknown_labels_as": "background",
             "videos_without_action_steps": len(items) - len(with_steps),
             "recall_videos_skipped_short": rec["n_videos_skipped"],
             "time_base": "1 s per frame: second t = [t, t+1) s takes the label of the segment "
                          "containing t; T = 2D feature length",
             "fusion_used": used, "iou_average": av,
-            "class_text": text_report(data_root, texts, opts["max_words"]),
+            "class_text": text_report(data_root, texts, opts["max_words"], what="class names",
+                                      source=data.root / "weakYouTube_dict.txt"),
         }
         per_query = {"video_ids": np.asarray(ids, dtype=str), "T": lengths, "correct": correct,
                      "mof": 100 * correct / np.maximum(lengths, 1)}

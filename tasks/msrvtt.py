@@ -37,5 +37,4 @@ class MSRVTT(RetrievalTask):
     def read_complete(self, path: Path):
         from mcnbench.data.milnce_csv import read_msrvtt_csv
 
-        ids = read_msrvtt_csv(path)["video_id"].tolist()
-        return len(ids), ids
+        return read_msrvtt_csv(path)["video_id"].tolist()

@@ -28,6 +28,7 @@ class YouCook2(RetrievalTask):
     pickle_name = "youcook2/youcook_val_audio.pkl"
     csv_name = "youcook2/validation_youcook.csv"
     legacy_complete = False  # official compute_metrics: R@K over the matrix rows
+    csv_lists_videos = True
     # 1024 x youcook_num_frames_multiplier (5) audio frames = 51.2 s, as the official loader
     defaults = {**RetrievalTask.defaults, "audio_frames": 5120}
 
@@ -37,7 +38,7 @@ class YouCook2(RetrievalTask):
         return load_youcook2_pickle(path)
 
     def read_complete(self, path: Path):
-        # the csv names videos and times, not the pickle's clip ids: only its size is usable
+        # the csv names videos and times, not the pickle's clip ids (id[:11] is the video)
         from mcnbench.data.milnce_csv import read_youcook_csv
 
-        return len(read_youcook_csv(path)), None
+        return read_youcook_csv(path)["video_id"].tolist()

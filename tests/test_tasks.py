@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mcnbench.tasks.base import RetrievalTask, Task, embed_rows, embed_texts, fuse
 
 from mcnbench.data.batch import Batch
 from mcnbench.registry import get_task
+from mcnbench.tasks.base import RetrievalTask, Task, embed_rows, embed_texts, fuse
 from mcnbench.zoo.precomputed import PrecomputedModel
 
 pytest_plugins = ("conftest_tasks",)  # the tiny_world, oracle_dir, random_dir fixtures
@@ -283,7 +283,8 @@ def _retrieval_root(tmp_path, kind: str, n: int = 4, complete: int = 10):
     if kind == "youcook2":
         write_pickle(tmp_path / "youcook2" / "youcook_val_audio.pkl", items)
         pd.DataFrame({"end": [5.0] * complete, "start": [1.0] * complete, "task": ["t"] * complete,
-                      "text": ["x"] * complete, "video_id": [f"v{i}" for i in range(complete)]}
+                      "text": ["x"] * complete,  # a clip id starts with its video's
+                      "video_id": [i[:11] for i in ids] + [f"v{i}" for i in range(n, complete)]}
                      ).to_csv(tmp_path / "youcook2" / "validation_youcook.csv", index=False)
     else:
         write_pickle(tmp_path / "msrvtt" / "msrvtt_jsfusion_test.pkl", items)
@@ -331,9 +332,12 @@ def test_retrieval_fusion_option(tmp_path):
 
 
 def test_retrieval_without_csv_uses_clips(tmp_path):
+    from mcnbench.data.warnings import DataWarning
+
     root, model = _retrieval_root(tmp_path, "youcook2")
     (root / "youcook2" / "validation_youcook.csv").unlink()
-    res = task("youcook2").evaluate(model, root)
+    with pytest.warns(DataWarning, match="validation_youcook.csv: file not found"):
+        res = task("youcook2").evaluate(model, root)
     assert res.info["complete_size"] == 4 and "absent" in res.info["complete_source"]
 
 

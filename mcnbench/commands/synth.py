@@ -60,6 +60,7 @@ def _overrides(items: list[str]) -> dict:
 def main(args: argparse.Namespace) -> int:
     import time
 
+    from mcnbench.data.manifest import MANIFEST, read_manifest
     from mcnbench.data.synth import ensure_world, generate
     from mcnbench.data.synth.check import check_root
 
@@ -78,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"mcnbench synth: error: {exc}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - t0
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_manifest(out / MANIFEST)
     print(f"wrote the {args.preset} synthetic world (seed {args.seed}) to {out}: "
           f"{len(manifest['files'])} files, {manifest['total_bytes'] / 1e6:.1f} MB in "
           f"{seconds:.1f} s")

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from mcnbench.data.errors import DataError
-from mcnbench.data.features import load_npy_features, load_spectrogram
+from mcnbench.data.features import load_spectrogram
+from mcnbench.data.widths import dataset_half_dim, load_feature_pair
 from mcnbench.utils.io import atomic_write_text, sha256_file
 
 
@@ -201,11 +203,16 @@ class CrossTaskRelease:
                             f"{task}_{video_id}.csv", "annotation file not found")
         return read_annotation(path, self.tasks[task].n_steps if task in self.tasks else None)
 
+    @cached_property
+    def half_dim(self) -> tuple[int, str] | None:
+        """(Dh every feature file must have, where that comes from), or None if unknown."""
+        return dataset_half_dim(self.root)
+
     def load_video(self, video_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """2D ``[T2d, Dh]`` and 3D ``[T3d, Dh]`` float32 features."""
-        f2d = load_npy_features(self.feature_path(video_id, "2d"))
-        f3d = load_npy_features(self.feature_path(video_id, "3d"), dim=f2d.shape[1])
-        return f2d, f3d
+        """2D ``[T2d, Dh]`` and 3D ``[T3d, Dh]`` float32 features (a file of another width is
+        named in the error)."""
+        return load_feature_pair(self.feature_path(video_id, "2d"),
+                                 self.feature_path(video_id, "3d"), self.half_dim)
 
     def load_audio(self, video_id: str) -> np.ndarray:
         """Log-mel spectrogram ``[40, frames]`` float32."""

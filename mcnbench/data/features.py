@@ -102,26 +102,3 @@ def load_spectrogram(path: str | Path, bands: int = 40, key: str = "arr_0") -> n
         raise DataError(path, f"key {key!r}", f"spectrogram has no frames: shape {spec.shape}")
     return spec
 
-
-# Where a real root's per-video 2D features are, most specific first (docs/data.md).
-_FEATURE_GLOBS = ("crosstask/features/*_2d.npy", "mining_youtube/features/*_2d.npy",
-                  "howto100m/features/**/*_2d.npz")
-
-
-def infer_video_dim(root: str | Path, *, default: int) -> int:
-    """The model's video input width for a real data root: twice the width of the first 2D
-    feature file found (the 2D and 3D halves are concatenated), or ``default`` when the root
-    has none. Reads one file header (``.npy``) or one small array (``.npz``)."""
-    root = Path(root)
-    for pattern in _FEATURE_GLOBS:
-        path = next(iter(sorted(root.glob(pattern))), None)
-        if path is None:
-            continue
-        if path.suffix == ".npy":
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        else:
-            arr = load_npz_features(path)
-        if arr.ndim != 2 or arr.shape[1] < 1:
-            raise DataError(path, None, f"expected 2-D [T, D] features, got shape {arr.shape}")
-        return 2 * int(arr.shape[1])
-    return default

@@ -40,9 +40,7 @@ def read_video_paths(path: str | Path) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(df["path"].tolist(), start=2):
-        rel = raw.strip().strip("/")
-        if rel.startswith("None/"):
-            rel = rel[len("None/"):]
+        rel = clean_video_path(raw)
         vid = rel.rsplit("/", 1)[-1]
         if not vid:
             raise DataError(path, f"line {n}", f"empty video path {raw!r}")
@@ -51,6 +49,12 @@ def read_video_paths(path: str | Path) -> list[tuple[str, str]]:
         seen[vid] = n
         out.append((rel, vid))
     return out
+
+
+def clean_video_path(raw: str) -> str:
+    """A videopaths.csv row as a relative path: slashes trimmed, a leading ``None/`` removed."""
+    rel = str(raw).strip().strip("/")
+    return rel[len("None/"):] if rel.startswith("None/") else rel
 
 
 def feature_paths(root: str | Path, rel_path: str) -> tuple[Path, Path]:

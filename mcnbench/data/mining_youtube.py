@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from mcnbench.data.errors import DataError
-from mcnbench.data.features import load_npy_features, load_spectrogram
+from mcnbench.data.features import load_spectrogram
+from mcnbench.data.widths import dataset_half_dim, load_feature_pair
 
 _TIME = r"(\d+):(\d{1,2}):(\d{1,2})[,.](\d{1,3})"
 _TIME_LINE = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}\s*$")
@@ -178,10 +180,15 @@ class MiningYouTube:
     def audio_path(self, video_id: str) -> Path:
         return self.root / "audio" / f"{video_id}.npz"
 
+    @cached_property
+    def half_dim(self) -> tuple[int, str] | None:
+        """(Dh every feature file must have, where that comes from), or None if unknown."""
+        return dataset_half_dim(self.root)
+
     def load_video(self, video_id: str) -> tuple[np.ndarray, np.ndarray]:
         """2D ``[T2d, Dh]`` (1 fps) and 3D ``[T3d, Dh]`` (1.5 fps) float32 features."""
-        f2d = load_npy_features(self.feature_path(video_id, "2d"))
-        return f2d, load_npy_features(self.feature_path(video_id, "3d"), dim=f2d.shape[1])
+        return load_feature_pair(self.feature_path(video_id, "2d"),
+                                 self.feature_path(video_id, "3d"), self.half_dim)
 
     def load_audio(self, video_id: str) -> np.ndarray:
         return load_spectrogram(self.audio_path(video_id))

@@ -25,12 +25,11 @@ from functools import cached_property
 from pathlib import Path
 
 from mcnbench.data.errors import DataError
+from mcnbench.data.manifest import MANIFEST
 from mcnbench.utils.io import atomic_write_json, sha256_file, stable_hash
 
 FULL_HASH_BELOW = 64 << 20
 EDGE_BYTES = 1 << 20
-REAL_VIDEO_DIM = 4096  # 2D ResNet-152 ‖ 3D ResNeXt-101, 2048 each
-MANIFEST = "manifest.json"
 # What training reads of a real root besides the per-video features (digested by size + edges).
 CORPUS_FILES = ("howto100m/videopaths.csv", "howto100m/caption.pickle", "word2vec.bin")
 Log = Callable[[str], None]
@@ -97,18 +96,9 @@ class DataRoot:
     # ----------------------------------------------------------------------------- what it is
     @cached_property
     def manifest(self) -> dict:
-        path = self.path / MANIFEST
-        if not path.exists():
-            return {}
-        try:
-            with open(path, encoding="utf-8") as f:
-                manifest = json.load(f)
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            raise DataError(path, None, f"not a readable manifest ({err}); regenerate the world "
-                            "or delete the file to treat the root as real data") from None
-        if not isinstance(manifest, dict):
-            raise DataError(path, None, f"expected a JSON object, got {type(manifest).__name__}")
-        return manifest
+        from mcnbench.data.manifest import read_root_manifest
+
+        return read_root_manifest(self.path) or {}
 
     @property
     def kind(self) -> str:
@@ -129,14 +119,9 @@ class DataRoot:
     @cached_property
     def widths(self) -> dict[str, int]:
         """``video_dim`` and ``we_dim``: the model input widths this root's files have."""
-        m = self.manifest
-        if "video_half_dim" in m:
-            video = 2 * int(m["video_half_dim"])
-        else:
-            from mcnbench.data.features import infer_video_dim
+        from mcnbench.data.widths import infer_video_dim
 
-            video = infer_video_dim(self.path, default=REAL_VIDEO_DIM)
-        return {"video_dim": video, "we_dim": int(self.word_vectors.dim)}
+        return {"video_dim": infer_video_dim(self.path), "we_dim": int(self.word_vectors.dim)}
 
     def describe(self) -> str:
         """One line for logs and table footnotes."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,15 @@ def load_state_dict_file(path: str | Path, map_location: str | torch.device = "c
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "no such checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "not a readable checkpoint: empty file")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(path, f"not a weights-only torch checkpoint ({first})") from err
+        with warnings.catch_warnings():  # torch's notes on pickle protocols are not ours to print
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError,
+            IndexError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise CheckpointError(path, "not a readable checkpoint: " + _load_failure(err)) from None
     if not isinstance(obj, dict):
         raise CheckpointError(path, f"expected a dict of tensors, got {type(obj).__name__}")
     if not _is_tensor_dict(obj):
@@ -89,6 +94,23 @@ def load_state_dict_file(path: str | Path, map_location: str | torch.device = "c
                                         f"under {'/'.join(WRAPPER_KEYS)}; top-level keys "
                                         f"{sorted(map(str, obj))[:10]}")
     return {re.sub(r"^module\.", "", k): v for k, v in obj.items()}
+
+
+def _load_failure(err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, without torch's advice to retry
+    with ``weights_only=False`` (which runs whatever code the file holds)."""
+    text = str(err).strip()
+    if "Weights only load failed" not in text:
+        first = text.splitlines()[0].split(". ")[0] if text else type(err).__name__
+        return f"not a file written by torch.save ({first[:200]})"
+    detail = text.split("WeightsUnpickler error:", 1)[-1].strip()
+    found = re.search(r"GLOBAL (\S+) was not an allowed global", detail)
+    if found:
+        return (f"it holds a {found.group(1)} object, and checkpoints are read as tensors, "
+                "numbers, strings and containers of them only (nothing in the file is run)")
+    first = detail.splitlines()[0].strip() if detail else ""
+    return (f"not a file of tensors written by torch.save (the weights-only reader stopped at: "
+            f"{first[:200] or 'an unsupported pickle instruction'})")
 
 
 def _is_tensor_dict(d: dict) -> bool:

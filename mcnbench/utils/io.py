@@ -9,7 +9,8 @@ import hashlib
 import io
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -18,10 +19,14 @@ import numpy as np
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(fileobj)`` on a temporary file beside ``path`` and rename it into place."""
+    """Call ``write(fileobj)`` on a temporary file beside ``path`` and rename it into place.
+
+    The file gets the permissions an ordinary ``open(path, "w")`` would give it: those of the
+    file it replaces, else ``0o666`` less the umask (``0o644`` under the usual 022).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -33,6 +38,34 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new empty file beside ``path``: (descriptor, name).
+
+    ``tempfile.mkstemp`` creates 0600 files, which a rename would carry over to the target.
+    Opening with mode 0o666 lets the kernel apply the umask (and a folder's default ACL) as for
+    any new file; reading the umask would need ``os.umask``, which changes it process-wide.
+    """
+    mode = 0o666
+    try:
+        existing = os.stat(path).st_mode
+    except OSError:
+        existing = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, mode)
+        except FileExistsError:
+            continue
+        if existing is not None and stat.S_ISREG(existing):
+            try:  # replacing a file keeps its permissions, as writing it in place would
+                os.chmod(fd, stat.S_IMODE(existing))
+            except OSError:
+                pass
+        return fd, tmp
+    raise FileExistsError(f"{path.parent}: no free temporary file name for {path.name}")
 
 
 def _fsync_dir(folder: Path) -> None:
