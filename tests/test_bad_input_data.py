@@ -29,7 +29,7 @@ from mcnbench.data.manifest import read_manifest
 from mcnbench.data.synth.check import check_root
 from mcnbench.data.warnings import DataWarning, report_data_warnings, warn_data
 from mcnbench.data.widths import check_feature_widths, infer_video_dim
-from mcnbench.runner import make_task
+from mcnbench.engine.plan import make_task
 
 pytest_plugins = ("conftest_tasks",)  # the tiny_world fixture
 
@@ -471,8 +471,8 @@ def test_check_feature_widths_without_a_reference(tmp_path):
 
 def test_model_widths_come_from_the_files_without_a_manifest(tiny_world, tmp_path):
     """A real root of 64-d features: the network takes 128-d video, not the paper's 4096."""
-    from mcnbench.models.context import ModelContext
-    from mcnbench.models.zoo import build_configs, data_widths
+    from mcnbench.zoo.context import ModelContext
+    from mcnbench.zoo.mcn import build_configs, data_widths
 
     root = copy_root(tiny_world, tmp_path / "real", "msrvtt", "crosstask")
     assert data_widths(ModelContext(root)) == {"video_dim": 128, "we_dim": 100}
