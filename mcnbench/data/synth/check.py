@@ -142,9 +142,13 @@ def _mining_youtube(root: Path, sample):
     for vid in _sampled(myt.videos, sample):
         myt.load_video(vid)
         myt.load_audio(vid)
+    label_map = myt.label_map()
+    unmapped = [lab for lab in unknown if label_map(lab)[0] is None]
     counts = {"videos": len(myt.videos), "classes": len(myt.classes),
-              "labels_not_in_dict": unknown, "videos_checked": len(_sampled(myt.videos, sample))}
-    extra = f", {len(unknown)} labels not in the dictionary" if unknown else ""
+              "labels_not_in_dict": unknown, "labels_unmapped": unmapped,
+              "videos_checked": len(_sampled(myt.videos, sample))}
+    extra = (f", {len(unknown)} labels not in the dictionary ({len(unmapped)} that normalisation "
+             "leaves to background)" if unknown else "")
     return (f"{len(myt.videos)} videos, {len(myt.classes)} classes{extra} "
             f"({counts['videos_checked']} read)"), counts
 
