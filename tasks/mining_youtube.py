@@ -52,9 +52,10 @@ class MiningYouTube(Task):
     defaults = {"fusion": "video+audio", "max_words": 30, "audio_frames": 1024, "window_s": 8.0,
                 "chunk_size": 256, "background_text": "background", "unknown_labels": "normalise",
                 "decoder": "exact", "min_len": 1, "poisson_mean": None, "fps": 1.0,
-                "iou_average": "dataset"}
+                "gt_edges": "ceil", "iou_average": "dataset"}
     choices = {"fusion": FUSIONS, "unknown_labels": ("normalise", "background", "error"),
-               "decoder": ("exact", "official"), "iou_average": ("dataset", "video")}
+               "decoder": ("exact", "official"), "gt_edges": ("ceil", "official"),
+               "iou_average": ("dataset", "video")}
 
     def load(self, data_root):
         from mcnbench.data.mining_youtube import load_mining_youtube
@@ -119,6 +120,13 @@ class MiningYouTube(Task):
             gts.append(gt)
             items.append(item)
 
+        if fallback:
+            import warnings
+
+            warnings.warn(f"mining_youtube: the official decoder cannot align {len(fallback)} of "
+                          f"{len(ids)} videos at fps={fps:g} (more transcript entries than 20-frame "
+                          "steps); they use the exact decoder. The tool's grid is video frames: "
+                          "pass fps=29.97", stacklevel=2)
         with_steps = [it for it in items if it is not None]
         rec = step_recall(with_steps) if with_steps else {"recall": float("nan"),
                                                           "n_videos_skipped": 0}
@@ -142,8 +150,10 @@ class MiningYouTube(Task):
             "videos_without_action_steps": len(items) - len(with_steps),
             "recall_videos_skipped_short": rec["n_videos_skipped"],
             "time_base": (f"{fps:g} frames per second: frame f = [f/fps, (f+1)/fps) s takes the "
-                          "label of the segment containing f/fps and the scores of second "
+                          "label of the segment containing f/fps (gt_edges=official: frames "
+                          "round(start*fps)-1 .. round(end*fps)-1) and the scores of second "
                           "floor(f/fps); T = ceil(2D feature length * fps); recall per second"),
+            "gt_edges": opts["gt_edges"],
             "fusion_used": used, "iou_average": av,
             "class_text": text_report(data_root, texts, opts["max_words"]),
         }
@@ -158,12 +168,14 @@ class MiningYouTube(Task):
 
         unknown = "background" if opts["unknown_labels"] == "background" else "normalise"
         fps = float(opts["fps"])
-        gt_sec = data.frame_labels(vid, len(scores), 1.0, unknown=unknown, label_map=label_map)
+        edges = opts["gt_edges"]
+        gt_sec = data.frame_labels(vid, len(scores), 1.0, unknown=unknown, label_map=label_map,
+                                   edges=edges)
         if fps == 1.0:
             gt, grid = gt_sec, scores
         else:
             n = int(np.ceil(len(scores) * fps - 1e-9))
-            gt = data.frame_labels(vid, n, fps, unknown=unknown, label_map=label_map)
+            gt = data.frame_labels(vid, n, fps, unknown=unknown, label_map=label_map, edges=edges)
             grid = scores[np.minimum((np.arange(n) / fps).astype(np.int64), len(scores) - 1)]
         transcript = np.array([c for c, _, _ in _runs(gt)])  # label runs, background included
         fell_back = False

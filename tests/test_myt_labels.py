@@ -149,3 +149,16 @@ def test_sample_ground_truth_is_reproduced(real, real_data_dir):
     assert all(np.abs(edges - m).min() <= 1 for m in misses)
     runs = [k for k, _ in itertools.groupby(ours.tolist())]
     assert runs == [k for k, _ in itertools.groupby(gt.tolist())]  # the same transcript
+    # with the GT's own edge rounding every frame agrees
+    official = myt.segments_to_frame_labels(segs, len(gt), fps, classes, unknown="normalise",
+                                            edges="official")
+    assert (official == gt).all()
+
+
+def test_official_edges():
+    segs = [myt.Segment(0.9, 2.2, "crack_egg")]  # at 2 fps: 1.8 .. 4.4
+    classes = ["crack_egg", "background"]
+    ceil = myt.segments_to_frame_labels(segs, 6, 2.0, classes)
+    official = myt.segments_to_frame_labels(segs, 6, 2.0, classes, edges="official")
+    assert ceil.tolist() == [1, 1, 0, 0, 0, 1]       # frames 2 .. 4 start inside [0.9, 2.2)
+    assert official.tolist() == [1, 0, 0, 0, 1, 1]   # 1-based frames round(1.8)=2 .. round(4.4)=4

@@ -57,7 +57,8 @@ def test_official_decoder_and_its_frame_grid(tiny_world, oracle_dir):
         gt = myt.frame_labels(vid, T)
         entries = 1 + int((np.diff(gt) != 0).sum())
         expected += T < 20 or entries > -(-T // 20) + 1
-    sec = task.evaluate(model, tiny_world, decoder="official")
+    with pytest.warns(UserWarning, match=f"cannot align {expected} of"):
+        sec = task.evaluate(model, tiny_world, decoder="official")
     assert sec.info["videos_official_fallback"] == expected > 0
     assert sec.info["decoder_settings"]["frame_sampling"] == 20
     frames = task.evaluate(model, tiny_world, decoder="official", fps=30000 / 1001)
@@ -77,5 +78,9 @@ def test_fps_grid_with_the_exact_decoder(tmp_path):
     res = task.evaluate(HashModel(), tmp_path, fps=2.0)
     assert res.per_query["T"].tolist() == [16, 16]  # 8 s of features at 2 frames per second
     assert res.info["label_mapping"]["segments"]["inflection"] == 1
+    edged = task.evaluate(HashModel(), tmp_path, fps=2.0, gt_edges="official")
+    assert edged.info["gt_edges"] == "official"
+    with pytest.raises(ValueError, match="gt_edges='round'"):
+        task.evaluate(HashModel(), tmp_path, gt_edges="round")
     with pytest.raises(ValueError, match="fps"):
         task.evaluate(HashModel(), tmp_path, fps=0)

@@ -298,11 +298,14 @@ def label_report(annotations: dict[str, list[Segment]], label_map: LabelMap,
 def segments_to_frame_labels(segments: list[Segment], n_frames: int, fps: float,
                              classes: list[str], background: str = "background",
                              unknown: str = "error", path: str | Path | None = None,
-                             label_map: LabelMap | None = None) -> np.ndarray:
+                             label_map: LabelMap | None = None, edges: str = "ceil") -> np.ndarray:
     """Per-frame class ids ``[n_frames]`` int64 from segments.
 
     Frame f spans ``[f/fps, (f+1)/fps)`` and gets a segment's label when its start time lies in
-    ``[start, end)``: frames ``ceil(start·fps)`` .. ``ceil(end·fps)-1``. Other frames are
+    ``[start, end)``: frames ``ceil(start·fps)`` .. ``ceil(end·fps)-1``. ``edges="official"``
+    instead takes frames ``round(start·fps)-1`` .. ``round(end·fps)-1`` (halves rounded up),
+    the convention of the dataset's per-frame GT (a 1-based frame number rounded from the
+    time); it differs by at most one frame per edge. Other frames are
     ``background``; a later segment overwrites an earlier overlapping one. A label not in
     ``classes``: ``unknown="error"`` raises DataError, ``"background"`` maps it to background,
     ``"ignore"`` marks its frames -1, ``"normalise"`` maps it with ``label_map`` (default
@@ -311,6 +314,8 @@ def segments_to_frame_labels(segments: list[Segment], n_frames: int, fps: float,
     """
     if unknown not in ("error", "background", "ignore", "normalise"):
         raise ValueError(f"unknown={unknown!r}; use 'error', 'background', 'ignore' or 'normalise'")
+    if edges not in ("ceil", "official"):
+        raise ValueError(f"edges={edges!r}; use 'ceil' or 'official'")
     index = {c: k for k, c in enumerate(classes)}
     if background not in index:
         raise DataError(path, None, f"background class {background!r} not in the class list")
@@ -326,9 +331,11 @@ def segments_to_frame_labels(segments: list[Segment], n_frames: int, fps: float,
             if unknown == "error":
                 raise DataError(path, f"entry {k}", f"label {seg.label!r} is not a known class")
             cls = index[background] if unknown == "background" else -1
-        lo = max(math.ceil(seg.start_s * fps), 0)
-        hi = min(math.ceil(seg.end_s * fps), n_frames)
-        labels[lo:hi] = cls
+        if edges == "ceil":
+            lo, hi = math.ceil(seg.start_s * fps), math.ceil(seg.end_s * fps)
+        else:
+            lo, hi = math.floor(seg.start_s * fps + 0.5) - 1, math.floor(seg.end_s * fps + 0.5)
+        labels[max(lo, 0):min(hi, n_frames)] = cls
     return labels
 
 
@@ -356,13 +363,14 @@ class MiningYouTube:
         return self.root / "audio" / f"{video_id}.npz"
 
     def frame_labels(self, video_id: str, n_frames: int, fps: float = 1.0,
-                     unknown: str = "normalise", label_map: LabelMap | None = None) -> np.ndarray:
+                     unknown: str = "normalise", label_map: LabelMap | None = None,
+                     edges: str = "ceil") -> np.ndarray:
         """``[n_frames]`` int64 class ids of one annotated video (:func:`segments_to_frame_labels`,
         labels normalised by default)."""
         if unknown == "normalise" and label_map is None:
             label_map = self.label_map()
         return segments_to_frame_labels(self.annotations[video_id], n_frames, fps, self.classes,
-                                        unknown=unknown, label_map=label_map,
+                                        unknown=unknown, label_map=label_map, edges=edges,
                                         path=self.root / "annotations" / f"{video_id}.srt")
 
     def label_map(self, table: dict[str, str] | None = None) -> LabelMap:
