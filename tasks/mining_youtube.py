@@ -1,13 +1,18 @@
 """Mining YouTube zero-shot action segmentation (reference: eval_protocols §2, mcn_spec §6.7).
 
-Frames are seconds: T = the 2D feature length, and second t (spanning [t, t+1) s) takes the
-label of the .srt segment containing its start time, background elsewhere. Each second is scored
+Frames are seconds by default: T = the 2D feature length, and second t (spanning [t, t+1) s)
+takes the label of the .srt segment containing its start time, background elsewhere; ``fps``
+puts GT, scores and decoder on a finer grid (frame f takes the scores of second floor(f / fps)).
+``.srt`` labels that are not dictionary classes are normalised (``unknown_labels="normalise"``:
+exact, inflection, head, table, see :mod:`mcnbench.data.mining_youtube`). Each second is scored
 against every class, ``text_c · (video_t + audio_t)`` (class names with ``_`` as spaces; the
 background class scored through the text "background"), log-softmax over the classes, then the
 transcript-constrained alignment over the video's ordered transcript (the label runs of its
-per-second ground truth, background included, consecutive duplicates merged). Metrics: MoF with
-and without background, IoU / IoD over the action classes and with background, and MCN's recall
-(exactly-one DP over the video's action steps). See docs/tasks.md.
+ground truth, background included, consecutive duplicates merged): ``decoder="exact"``
+(default) or the dataset tool's Viterbi with its block conventions (``"official"``, legacy).
+Metrics: MoF with and without background, IoU / IoD over the action classes and with
+background, and MCN's recall (exactly-one DP over the video's action steps, per second). See
+docs/tasks.md.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ def class_text_id(name: str) -> str:
 
 
 META = TaskMeta(
-    name="mining_youtube", version="1", title="Mining YouTube", order=40,
+    name="mining_youtube", version="2", title="Mining YouTube", order=40,
     description="Mining YouTube segmentation: transcript alignment over all classes, MoF, IoU, IoD",
     main_score="IoU", metrics=("recall", "MoF", "IoU"),
     paper={"recall": 18.1, "IoD": 32.0, "IoU": 23.1},
@@ -45,11 +50,14 @@ META = TaskMeta(
 
 @register_task
 class MiningYouTube(Task):
+    # v2: labels normalised by default; decoder, fps and gt_edges options
     meta = META
     defaults = {"fusion": "video+audio", "max_words": 30, "audio_frames": 1024, "window_s": 8.0,
-                "chunk_size": 256, "background_text": "background", "unknown_labels": "background",
-                "min_len": 1, "poisson_mean": None, "iou_average": "dataset"}
-    choices = {"fusion": FUSIONS, "unknown_labels": ("background", "error"),
+                "chunk_size": 256, "background_text": "background", "unknown_labels": "normalise",
+                "decoder": "exact", "min_len": 1, "poisson_mean": None, "fps": 1.0,
+                "gt_edges": "ceil", "iou_average": "dataset"}
+    choices = {"fusion": FUSIONS, "unknown_labels": ("normalise", "background", "error"),
+               "decoder": ("exact", "official"), "gt_edges": ("ceil", "official"),
                "iou_average": ("dataset", "video")}
 
     def load(self, data_root):
@@ -73,23 +81,29 @@ class MiningYouTube(Task):
     def evaluate(self, model, data_root, *, tie_rule="mean", **options) -> TaskResult:
         """MoF, MoF_no_bg, IoU, IoD (action classes), IoU_bg, IoD_bg, recall — percent.
 
-        per_query (one row per scored video): ``video_ids``, ``T``, ``correct`` (seconds whose
-        predicted label is right) and ``mof`` (per-video MoF, percent). ``tie_rule`` does not
-        apply (nothing is ranked); it is recorded only.
+        per_query (one row per scored video): ``video_ids``, ``T`` (frames of the ``fps``
+        grid: seconds by default), ``correct`` (frames whose predicted label is right) and
+        ``mof`` (per-video MoF, percent). ``info["label_mapping"]`` counts segments and labels
+        per normalisation rule. ``tie_rule`` does not apply (nothing is ranked); it is recorded
+        only.
         """
         from mcnbench.data import rules
         from mcnbench.data.warnings import issue
         from mcnbench.metrics.segmentation import iou_iod, mof, step_recall
 
         opts = self.options(**options)
+        fps = float(opts["fps"])
+        if not fps > 0:
+            raise ValueError(f"task 'mining_youtube': option fps={opts['fps']!r} must be > 0")
         data = self.load(data_root)
         issue(rules.empty_annotations(data, data.videos))
         bg = data.classes.index("background")
         texts = self.class_texts(data.classes, opts["background_text"])
         class_emb = embed_texts(model, self.name, [class_text_id(c) for c in data.classes], texts,
                                 max_words=opts["max_words"], desc="mining_youtube classes")
-        known = set(data.classes)
-        unknown = sorted({s.label for v in data.videos for s in data.annotations[v]} - known)
+        label_map = data.label_map()
+        mapping = _label_counts(data, label_map, opts["unknown_labels"])
+        unknown = mapping.pop("not_in_dict")
         if unknown and opts["unknown_labels"] == "error":
             from mcnbench.data.errors import DataError
 
@@ -99,7 +113,7 @@ class MiningYouTube(Task):
         missing = {v: rules.first_missing(rules.video_inputs(data, v)) for v in data.videos}
         dropped = [(v, m) for v, m in missing.items() if m is not None]
         issue(rules.dropped_videos(dropped, len(data.videos), "Mining YouTube test videos"))
-        ids, preds, gts, items, past, used = [], [], [], [], {}, ""
+        ids, preds, gts, items, past, fallback, used = [], [], [], [], {}, [], ""
         for vid in progress(data.videos, desc="mining_youtube videos", unit="video"):
             if missing[vid] is not None:
                 continue
@@ -108,13 +122,21 @@ class MiningYouTube(Task):
             scores, used = step_scores(emb, class_emb, opts["fusion"])
             if late := rules.segments_past_end(data.annotations[vid], len(scores)):
                 past[vid] = (len(late), len(scores), max(seg.end_s for seg in late))
-            pred, gt, item = self._align(data, vid, scores, bg, opts)
+            pred, gt, item, fell_back = self._align(data, vid, scores, bg, opts, label_map)
+            if fell_back:
+                fallback.append(vid)
             ids.append(vid)
             preds.append(pred)
             gts.append(gt)
             items.append(item)
 
         issue(rules.past_end(data, past, len(ids)))
+        if fallback:
+            from mcnbench.data.warnings import warn_data
+
+            warn_data(data.root, "decoder=official", f"cannot align {len(fallback)} of {len(ids)} "
+                      f"videos at fps={fps:g} (more transcript entries than 20-frame steps); they "
+                      "use the exact decoder. The tool's grid is video frames: pass fps=29.97")
         with_steps = [it for it in items if it is not None]
         rec = step_recall(with_steps) if with_steps else {"recall": float("nan"),
                                                           "n_videos_skipped": 0}
@@ -134,11 +156,17 @@ class MiningYouTube(Task):
             "videos_empty_annotation": sum(not data.annotations[v] for v in data.videos),
             "segments_past_end": sum(n for n, _, _ in past.values()),
             "videos_with_segments_past_end": len(past),
-            "unknown_labels": unknown, "unknown_labels_as": "background",
+            "unknown_labels": unknown, "unknown_labels_as": opts["unknown_labels"],
+            "label_mapping": mapping,
+            "decoder": opts["decoder"], "decoder_settings": _decoder_settings(opts),
+            "videos_official_fallback": len(fallback), "official_fallback": fallback[:50],
             "videos_without_action_steps": len(items) - len(with_steps),
             "recall_videos_skipped_short": rec["n_videos_skipped"],
-            "time_base": "1 s per frame: second t = [t, t+1) s takes the label of the segment "
-                         "containing t; T = 2D feature length",
+            "time_base": (f"{fps:g} frames per second: frame f = [f/fps, (f+1)/fps) s takes the "
+                          "label of the segment containing f/fps (gt_edges=official: frames "
+                          "round(start*fps)-1 .. round(end*fps)-1) and the scores of second "
+                          "floor(f/fps); T = ceil(2D feature length * fps); recall per second"),
+            "gt_edges": opts["gt_edges"],
             "fusion_used": used, "iou_average": av,
             "class_text": text_report(data_root, texts, opts["max_words"], what="class names",
                                       source=data.root / "weakYouTube_dict.txt"),
@@ -147,19 +175,60 @@ class MiningYouTube(Task):
                      "mof": 100 * correct / np.maximum(lengths, 1)}
         return TaskResult(metrics, per_query, info)
 
-    def _align(self, data, vid: str, scores: np.ndarray, bg: int, opts: dict):
-        """(predicted [T] class per second, GT [T], MCN recall input or None) of one video."""
-        from mcnbench.data.mining_youtube import segments_to_frame_labels
-        from mcnbench.metrics.segmentation import transcript_alignment
+    def _align(self, data, vid: str, scores: np.ndarray, bg: int, opts: dict, label_map):
+        """(predicted [T] class per frame, GT [T], MCN recall input or None, whether the
+        official decoder could not align the video) of one video; frames at ``opts["fps"]``."""
+        from mcnbench.metrics.segmentation import MYT_OFFICIAL, official_alignment, transcript_alignment
 
-        gt = segments_to_frame_labels(data.annotations[vid], len(scores), 1.0, data.classes,
-                                      unknown="background",
-                                      path=data.root / "annotations" / f"{vid}.srt")
-        runs = _runs(gt)  # the transcript: label runs, background included
-        pred = transcript_alignment(scores, np.array([c for c, _, _ in runs]), log_softmax=True,
-                                    min_len=opts["min_len"],
+        unknown = "background" if opts["unknown_labels"] == "background" else "normalise"
+        fps = float(opts["fps"])
+        edges = opts["gt_edges"]
+        gt_sec = data.frame_labels(vid, len(scores), 1.0, unknown=unknown, label_map=label_map,
+                                   edges=edges)
+        if fps == 1.0:
+            gt, grid = gt_sec, scores
+        else:
+            n = int(np.ceil(len(scores) * fps - 1e-9))
+            gt = data.frame_labels(vid, n, fps, unknown=unknown, label_map=label_map, edges=edges)
+            grid = scores[np.minimum((np.arange(n) / fps).astype(np.int64), len(scores) - 1)]
+        transcript = np.array([c for c, _, _ in _runs(gt)])  # label runs, background included
+        fell_back = False
+        if opts["decoder"] == "official":
+            try:
+                return (official_alignment(grid, transcript, log_softmax=True, **MYT_OFFICIAL).labels,
+                        gt, _step_items(scores, _runs(gt_sec), bg), False)
+            except ValueError:
+                fell_back = True  # the tool cannot align it (fewer 20-frame steps than entries)
+        pred = transcript_alignment(grid, transcript, log_softmax=True, min_len=opts["min_len"],
                                     poisson_mean=opts["poisson_mean"]).labels
-        return pred, gt, _step_items(scores, runs, bg)
+        return pred, gt, _step_items(scores, _runs(gt_sec), bg), fell_back
+
+
+def _decoder_settings(opts: dict) -> dict:
+    from mcnbench.metrics.segmentation import MYT_OFFICIAL
+
+    if opts["decoder"] == "official":
+        return {**MYT_OFFICIAL, "fallback": "exact decoder (min_len, poisson_mean) where the "
+                "official one cannot align a video"}
+    return {"min_len": opts["min_len"], "poisson_mean": opts["poisson_mean"], "frame_sampling": 1}
+
+
+def _label_counts(data, label_map, mode: str) -> dict:
+    """Segments and distinct labels of the evaluated videos per mapping rule (``exact``,
+    ``inflection``, ``head``, ``table``, ``background`` = mapped by no rule), under ``mode``
+    (with ``background`` / ``error`` only exact labels count as mapped); ``not_in_dict``: the
+    labels that are not exact classes."""
+    from mcnbench.data.mining_youtube import label_report
+
+    rep = label_report(data.annotations, label_map, data.videos)
+    not_exact = sorted([*rep["mapped"], *rep["unmapped"]])
+    if mode != "normalise":  # every label that is not a class is background (or an error)
+        for counts in (rep["segments"], rep["labels"]):
+            counts["background"] = sum(v for k, v in counts.items() if k != "exact")
+            counts.update(inflection=0, head=0, table=0)
+        rep["unmapped"] = not_exact
+    return {"segments": rep["segments"], "labels": rep["labels"], "unmapped_labels": rep["unmapped"],
+            "not_in_dict": not_exact}
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:

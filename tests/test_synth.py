@@ -222,7 +222,7 @@ def test_mining_youtube_twin_is_mostly_background(world):
         actions = [s.label for s in segs if s.label != "background"]
         repeats |= len(actions) != len(set(actions))
         T = len(myt.load_video(vid)[0])
-        labels = segments_to_frame_labels(segs, T, 1.0, myt.classes)
+        labels = segments_to_frame_labels(segs, T, 1.0, myt.classes, unknown="normalise")
         fractions.append((labels == bg).mean())
     assert np.mean(fractions) >= 0.6 and min(fractions) >= 0.5
     assert repeats
@@ -305,7 +305,8 @@ def test_oracle_scores_far_above_random(world):
     correct = frames = 0
     for vid in myt.videos:
         T = len(myt.load_video(vid)[0])
-        labels = segments_to_frame_labels(myt.annotations[vid], T, 1.0, myt.classes)
+        labels = segments_to_frame_labels(myt.annotations[vid], T, 1.0, myt.classes,
+                                          unknown="normalise")
         v = clips["video"][[crow[f"{vid}@{s}"] for s in range(T)]]
         pred = np.argmax(v @ t.T, axis=1)
         act = labels < len(actions)

@@ -395,7 +395,9 @@ def test_mining_youtube_unknown_labels(tmp_path):
     write_text(my / "annotations" / "vidA.srt", srt_text([(1.0, 3.0, "crack_eggs")]))
     res = task("mining_youtube").evaluate(HashModel(), tmp_path)
     assert res.info["unknown_labels"] == ["crack_eggs"] and res.info["videos_scored"] == 2
-    assert res.info["videos_without_action_steps"] == 1  # vidA is all background now
+    assert res.info["videos_without_action_steps"] == 0  # normalised to crack_egg by default
+    res = task("mining_youtube").evaluate(HashModel(), tmp_path, unknown_labels="background")
+    assert res.info["videos_without_action_steps"] == 1  # vidA is all background then
     assert res.info["class_text"]["n_sentences"] == 4
     with pytest.raises(DataError, match="'crack_eggs'.*not in weakYouTube_dict"):
         task("mining_youtube").evaluate(HashModel(), tmp_path, unknown_labels="error")

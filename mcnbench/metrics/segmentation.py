@@ -17,8 +17,11 @@ Defaults are the exact frame-level decoder without a length model (``min_len=1``
 of the dataset's own decoder (``video_alignment/src/alignment.py``) are in :data:`MYT_REFERENCE`:
 20-frame blocks, minimum segment 20 frames, Poisson lengths with the dummy mean 150. That
 decoder is a beam search (50,000 hypotheses); this one is exact on the same grid, and it does not
-copy the reference's traceback artefact (dropping the first block's labels). Ties between
-boundaries go to the earliest boundary.
+copy the reference's block conventions. Ties between boundaries go to the earliest boundary.
+
+The published decoder itself, conventions included, is :func:`official_alignment` (a legacy
+option, like the retrieval ``legacy`` tie rule: it reproduces the dataset tool's output frame for
+frame, see its docstring for the conventions and :data:`MYT_OFFICIAL` for its settings).
 
 Metrics are fractions in [0, 1], aggregated frame-weighted over a list of videos.
 """
@@ -32,6 +35,10 @@ from scipy.special import gammaln
 from .alignment import crosstask_dp_batch, video_hits
 
 MYT_REFERENCE = {"min_len": 20, "poisson_mean": 150.0, "frame_sampling": 20}
+# the dataset tool's settings (alignment.py: Viterbi(frame_sampling=20, max_hypotheses=50000),
+# PoissonModel(max_length=5000) over weakYouTube_length.txt, which holds the dummy 150 for all)
+MYT_OFFICIAL = {"frame_sampling": 20, "poisson_mean": 150.0, "max_length": 5000,
+                "max_hypotheses": 50000}
 
 
 @dataclass
@@ -150,6 +157,130 @@ def _blocked_max(H: np.ndarray, pos: np.ndarray, table: np.ndarray, max_elements
         a = m.argmax(axis=1)
         best[j0:j1], arg[j0:j1] = m[np.arange(j1 - j0), a], a
     return best, arg
+
+
+# --------------------------------------------------------------------------- published decoder
+
+def official_poisson_scores(mean: float, n: int) -> np.ndarray:
+    """[n] the dataset tool's renormalised log Poisson over lengths 0..n-1 frames:
+    ``l·log(mean) - mean - log(l!) - norm`` with ``norm = r·log(r) - r - log(floor(mean)!)``,
+    r = round(mean), and -inf at length 0 (summed in its order, so the values match it)."""
+    logfak = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, max(n, 1), dtype=np.float64)))])
+    r = float(np.round(mean))
+    norm = r * np.log(r) - r - float(np.sum(np.log(np.arange(2, int(mean) + 1, dtype=np.float64))))
+    out = np.arange(n, dtype=np.float64) * np.log(mean) - mean - logfak[:n] - norm
+    out[0] = -np.inf
+    return out
+
+
+def official_alignment(log_probs, transcript, *, frame_sampling: int = 20,
+                       poisson_mean: float | None = 150.0, max_length: int = 5000,
+                       max_hypotheses: int | None = 50000, log_softmax: bool = False) -> Alignment:
+    """The Mining YouTube dataset's Viterbi decoder (``video_alignment/src/utils/viterbi.py``),
+    reproduced with its block conventions; a legacy option beside :func:`transcript_alignment`.
+
+    log_probs: [T, C] frame log-probabilities (``log_softmax=True`` normalises raw scores over
+    the C classes first); transcript: [L] class indices. Returns :class:`Alignment` with
+    ``labels`` [T], ``bounds`` [L+1] (frames; a segment may be empty, see 3) and the tool's
+    score. With s = ``frame_sampling`` and K = ceil(T / s) decoding steps t = 0, s, 2s, ...:
+
+    1. *Scored (t-s, t], labelled [t, t+s).* Step t scores the frames ``max(0, t-s+1) .. t``
+       under the label a hypothesis holds *before* the step, and a label change at step t
+       labels frames ``[t, t+s)`` with the new label. Frames after (K-1)·s are never scored.
+    2. *The first block counts twice.* The start scores frames ``0 .. s-1`` under the first
+       transcript label, and steps 0 and s score frames 0 and 1..s again.
+    3. *The first entry can vanish.* The start block's labels are dropped in the traceback, so
+       a change at step 0 leaves the first transcript entry with no frame (bounds[0] ==
+       bounds[1]); likewise the last entry may get frames that none of its scores covered.
+    4. *Lengths* (Poisson, mean ``poisson_mean`` frames, renormalised as
+       :func:`official_poisson_scores`; None = no length score) are counted in steps of s: the
+       first segment's length includes the start block, the last one's one block more than it
+       scored. A length of ``max_length`` frames or more scores -inf (the tool raises an
+       IndexError at exactly ``max_length``, so wherever it runs the results agree).
+    5. *Beam*: after each step only the best ``max_hypotheses`` (transcript position, length)
+       hypotheses survive (None = no pruning; the tool's 50,000 never prune a video of up to
+       ~50,000 / L steps). Frame scores are summed as the tool does: a float32 cumulative sum
+       over frames, block differences of it added in float64.
+
+    Exact ties (between boundaries, or at the beam's edge; they need e.g. a transcript entry
+    repeating its predecessor) are broken by dictionary order in the tool; here the shorter
+    segment wins. Raises ValueError when T < s, when the transcript has more entries than
+    K + 1 (the tool fails on both), or when the beam keeps no hypothesis that completes the
+    transcript (the tool then returns an incomplete path scored -inf).
+    """
+    lp = np.asarray(log_probs, dtype=np.float64)
+    tr = np.asarray(transcript, dtype=np.int64)
+    if lp.ndim != 2 or tr.ndim != 1 or tr.size == 0:
+        raise ValueError(f"need log_probs [T, C] and a non-empty transcript [L], got {lp.shape}, {tr.shape}")
+    if tr.min() < 0 or tr.max() >= lp.shape[1]:
+        raise ValueError(f"transcript classes must lie in [0, {lp.shape[1]})")
+    if not np.isfinite(lp).all():
+        bad = np.argwhere(~np.isfinite(lp))[0].tolist()
+        raise ValueError(f"log_probs contain NaN/inf at (frame, class) {bad}")
+    if log_softmax:
+        lp = lp - lp.max(axis=1, keepdims=True)
+        lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
+    T, L, s = lp.shape[0], tr.size, int(frame_sampling)
+    if s < 1 or T < s:
+        raise ValueError(f"the official decoder needs T >= frame_sampling, got T={T}, frame_sampling={s}")
+    K = -(-T // s)
+    if L > K + 1:
+        raise ValueError(f"no official alignment of {L} transcript entries over T={T} frames "
+                         f"({K} steps of {s} frames)")
+    # block scores [K, L] from a float32 cumulative sum, as the tool computes them
+    cs = np.cumsum(lp[:, tr].astype(np.float32), axis=0)
+    t = np.arange(K) * s
+    blocks = cs[t].copy()
+    blocks[1:] -= cs[t[1:] - s]
+    blocks = blocks.astype(np.float64)
+    start = cs[s - 1].astype(np.float64)[0]  # the first label over frames 0 .. s-1
+    # length score by length in steps n (n·s frames), n = 0 .. K+1
+    lengths = np.arange(K + 2) * s
+    if poisson_mean is None:
+        pois = np.where(lengths >= max_length, -np.inf, 0.0)
+    else:
+        table = official_poisson_scores(float(poisson_mean), int(max_length))
+        pois = np.where(lengths < max_length, table[np.minimum(lengths, max_length - 1)], -np.inf)
+    pois[0] = -np.inf
+    H = np.full((L, K + 2), -np.inf)  # [position, length in steps] best score
+    H[0, 1] = 0.0 + start
+    arg = np.zeros((K, max(L - 1, 1)), dtype=np.int64)  # step k: best length leaving position j
+    for k in range(K):
+        Hb = H + blocks[k][:, None]  # every hypothesis scores block k under its current label
+        new = np.full_like(H, -np.inf)
+        new[:, 2:] = Hb[:, 1:-1]  # stay: one step longer
+        if L > 1:
+            leave = Hb[:-1] + pois[None, :]  # [L-1, K+2]: move on, scoring the finished length
+            a = leave.argmax(axis=1)  # first maximum: the shorter segment on ties
+            new[1:, 1] = leave[np.arange(L - 1), a]
+            arg[k, :] = a
+        if max_hypotheses is not None:
+            _prune(new, int(max_hypotheses))
+        H = new
+    final = H[L - 1] + pois
+    n = int(final.argmax())
+    if not np.isfinite(final[n]):
+        raise ValueError(f"no official alignment of {L} entries over T={T} frames "
+                         f"(frame_sampling={s}, max_length={max_length})")
+    # traceback: position j holding length n after step k was entered at step k - n + 1
+    enter = np.zeros(L, dtype=np.int64)
+    k = K - 1
+    for j in range(L - 1, 0, -1):
+        enter[j] = k - n + 1  # the step at which entry j-1 handed over to entry j
+        k = enter[j] - 1
+        n = int(arg[enter[j], j - 1])
+    bounds = np.concatenate([[0], enter[1:] * s, [T]]).astype(np.int64)
+    labels = np.repeat(tr, np.diff(bounds))
+    return Alignment(labels, bounds, float(final.max()))
+
+
+def _prune(H: np.ndarray, keep: int) -> None:
+    """Keep the ``keep`` best finite entries of H (in place), as the tool's beam does."""
+    flat = H.reshape(-1)
+    alive = np.flatnonzero(np.isfinite(flat))
+    if alive.size > keep:
+        order = np.argsort(-flat[alive], kind="stable")
+        flat[alive[order[keep:]]] = -np.inf
 
 
 # --------------------------------------------------------------------------- metrics

@@ -187,11 +187,15 @@ def _mining_youtube(root: Path, sample):
     issue(rules.past_end(myt, past, len(read)))
     # the class texts of the task's defaults (MiningYouTube.class_texts, background_text)
     texts = ["background" if c == "background" else step_name_to_text(c) for c in myt.classes]
+    label_map = myt.label_map()
+    unmapped = [lab for lab in unknown if label_map(lab)[0] is None]
     counts = {"videos": len(myt.videos), "classes": len(myt.classes),
-              "labels_not_in_dict": unknown, "videos_missing_files": len(dropped),
+              "labels_not_in_dict": unknown, "labels_unmapped": unmapped,
+              "videos_missing_files": len(dropped),
               "videos_checked": len(read),
               **_text_check(root, texts, myt.root / "weakYouTube_dict.txt", "class names")}
-    extra = f", {len(unknown)} labels not in the dictionary" if unknown else ""
+    extra = (f", {len(unknown)} labels not in the dictionary ({len(unmapped)} that normalisation "
+             "leaves to background)" if unknown else "")
     return (f"{len(myt.videos)} videos, {len(myt.classes)} classes{extra} "
             f"({counts['videos_checked']} read)"), counts
 

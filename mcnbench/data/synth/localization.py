@@ -8,9 +8,13 @@ drops videos without features before it draws, so they must all be there).
 
 Mining YouTube: five-dish cooking videos with at least 60 % background, ``.srt`` annotations
 covering every second (background included, an action may repeat), a class dictionary with
-``background`` last, features and audio.
+``background`` last, features and audio. As in the release, some action labels are not written
+as their class name but as a variant (``crack_eggs``, ``cracking_egg``, ``crack_egg_fresh``),
+which the loader's label normalisation maps back (:func:`label_variant`).
 """
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 
@@ -124,10 +128,43 @@ def _srt_time(t: float) -> str:
     return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
 
-def _srt(rng, world: World, tl: Timeline, p_bom: float) -> str:
+# words after the object in variant labels, like the release's add_pepper_red, add_ham_pieces
+VARIANT_MODIFIERS = ("red", "grated", "pieces", "fresh")
+
+
+def label_variant(rng: np.random.Generator, verb: tuple[str, str, str], obj: str) -> str:
+    """A variant of the class name ``<verb>_<obj>`` as the release's annotators wrote them: the
+    object in the plural (``crack_eggs``, ``add_tomatoes``; an object already ending in ``s``
+    gets a modifier instead), the verb's -ing form (``cracking_egg``, as ``using_spatula``) or
+    a modifier word after the object (``crack_egg_fresh``, as ``pour_egg_whites``), one drawn
+    uniformly. ``verb`` is the vocabulary entry ``(base, -ing, domains)``."""
+    kind = int(rng.integers(3))
+    if kind == 0 and not obj.endswith("s"):
+        return f"{verb[0]}_{obj}{'es' if obj in ('tomato', 'potato') else 's'}"
+    if kind == 1:
+        return f"{verb[1]}_{obj}"
+    return f"{verb[0]}_{obj}_{VARIANT_MODIFIERS[int(rng.integers(len(VARIANT_MODIFIERS)))]}"
+
+
+def _labels(world: World, tl: Timeline, vid: str, p_variant: float) -> list[str]:
+    """The .srt label of every segment. Variants draw from a generator of their own, keyed by
+    the video id, so that the rest of the twin (timelines, features, BOMs) does not move."""
+    rng = np.random.default_rng(np.random.SeedSequence(zlib.crc32(f"myt-variant:{vid}".encode())))
+    out = []
+    for c in tl.concept:
+        if c < 0:
+            out.append("background")
+            continue
+        v, o = world.concepts[int(c)]
+        draw = rng.random()
+        out.append(label_variant(rng, world.verbs[v], world.objects[o][0]) if draw < p_variant
+                   else world.name(int(c), "_"))
+    return out
+
+
+def _srt(rng, labels: list[str], tl: Timeline, p_bom: float) -> str:
     """Every segment as an entry, background included. As in the release, most files start
     with a BOM, line ends are LF or CRLF, and some labels carry a trailing space."""
-    labels = [world.name(int(c), "_") if c >= 0 else "background" for c in tl.concept]
     entries = [f"{i + 1}\n{_srt_time(s)} --> {_srt_time(e)}\n{lab}"
                f"{' ' if rng.random() < 0.1 else ''}\n"
                for i, (s, e, lab) in enumerate(zip(tl.start, tl.end, labels, strict=True))]
@@ -158,8 +195,12 @@ def write_mining_youtube(sink: Sink, world: World, rng: np.random.Generator, tak
                                min_steps=2)
             timelines[vid] = layout(rng, world, steps[order], rng.uniform(*k.myt_duration_s),
                                     rng.uniform(*k.myt_background))
+    n_variants = 0
     for vid, tl in timelines.items():
-        sink.text(f"mining_youtube/annotations/{vid}.srt", _srt(rng, world, tl, k.myt_p_bom))
+        labels = _labels(world, tl, vid, k.myt_p_variant)
+        n_variants += sum(lab != (world.name(int(c), "_") if c >= 0 else "background")
+                          for lab, c in zip(labels, tl.concept, strict=True))
+        sink.text(f"mining_youtube/annotations/{vid}.srt", _srt(rng, labels, tl, k.myt_p_bom))
         z_text = np.where((tl.concept >= 0)[:, None],
                           world.z[np.maximum(tl.concept, 0)], world.z_background)
         oracle.add_text("mining_youtube", [f"{vid}#{j}" for j in range(len(tl.concept))], z_text)
@@ -175,5 +216,6 @@ def write_mining_youtube(sink: Sink, world: World, rng: np.random.Generator, tak
     z_classes = np.concatenate([world.z[classes], world.z_background[None]])
     oracle.add_text("mining_youtube", [f"class:{n}" for n in names], z_classes)
     return {"dishes": k.myt_dishes, "videos": len(ids), "classes": len(names),
+            "label_variants": n_variants,
             "background_fraction": round(float(np.mean(per_second < 0)), 4),
             "dish_names": list(vocab.MYT_DISHES[: k.myt_dishes])}

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # Bumped whenever the same preset and seed would give different files.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 Range = tuple[float, float]
 
@@ -85,6 +85,7 @@ class Knobs:
     myt_background: Range = (0.6, 0.8)
     myt_p_repeat: float = 0.25
     myt_p_bom: float = 0.9             # .srt files starting with a UTF-8 BOM (248 of 250)
+    myt_p_variant: float = 0.2         # action .srt labels written as a variant (real: 24 %)
 
     def validate(self) -> Knobs:
         """Raise ValueError on inconsistent knobs; returns self."""
@@ -103,6 +104,8 @@ class Knobs:
             a, b = getattr(self, name)
             if not 0.0 < a <= b < 1.0:
                 raise ValueError(f"{name} must be (lo, hi) within (0, 1), got {a, b}")
+        if self.myt_p_variant > 1.0:
+            raise ValueError(f"myt_p_variant must lie in [0, 1], got {self.myt_p_variant}")
         if self.myt_background[0] < 0.6:
             raise ValueError("myt_background must keep >= 60% background (the MYT regime)")
         for f in dataclasses.fields(self):
