@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import re
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -140,8 +139,7 @@ class ResultRecord:
             if not isinstance(d[key], dict):
                 raise ValueError(f"field {key!r} must be an object, got {type(d[key]).__name__}")
         for name, value in d["metrics"].items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value) and not math.isnan(value)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise ValueError(f"metric {name!r} is not a number: {value!r}")
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})

@@ -303,7 +303,8 @@ def test_cli_warning_is_one_line_and_the_record_keeps_the_counts(bad_root, tmp_p
     line = one_line(capsys.readouterr().err)
     assert line.startswith(f"mcnbench eval: warning: {bad_root / 'msrvtt' / 'msrvtt_test.csv'}: "
                            "file not found")
-    record = json.loads((out / "conftest_tasks_hash_model" / "msrvtt" / "seed0.json").read_text())
+    [path] = out.glob("conftest_tasks_hash_model/*/msrvtt/seed0.json")
+    record = json.loads(path.read_text())
     assert "absent" in record["info"]["complete_source"]
     assert record["info"]["complete_size"] == record["info"]["queries"]
 
@@ -501,7 +502,7 @@ def test_atomic_writes_honour_the_umask(tmp_path, tiny_world, capsys):
         assert main(["eval", "--model", HASH, "--tasks", "msrvtt", "--data-root",
                      str(tiny_world), "--out", str(out)]) == 0
         written = [p for p in out.rglob("*") if p.is_file()]
-        assert {p.suffix for p in written} == {".json", ".npy"}
+        assert {p.suffix for p in written} == {".json", ".npy", ".md"}  # records, arrays, table
         assert {mode(p) for p in written} == {0o644}
         os.chmod(tmp_path / "a.json", 0o640)  # replacing a file keeps its permissions
         assert mode(atomic_write_json(tmp_path / "a.json", {"x": 2})) == 0o640

@@ -15,10 +15,11 @@ from mcnbench.report.compare import MetricComparison, compare_results, render_ma
 from mcnbench.report.intervals import metric_interval
 
 
-def write(root, model, task, seed, metrics, *, main="R@10", per_query=None, info=None, version="1"):
-    rec = ResultRecord(model={"name": model, "version": "1", "config": {}},
+def write(root, model, task, seed, metrics, *, main="R@10", per_query=None, info=None, version="1",
+          fingerprint="f", config=None):
+    rec = ResultRecord(model={"name": model, "version": "1", "config": config or {}},
                        task={"name": task, "version": version, "options": {}}, seed=seed,
-                       data={"kind": "synthetic", "preset": "tiny", "fingerprint": "f"},
+                       data={"kind": "synthetic", "preset": "tiny", "fingerprint": fingerprint},
                        metrics=metrics, main_score=main, tie_rule="mean", versions={"python": "3"},
                        info=info or {})
     return write_record(rec, root, per_query)
@@ -109,18 +110,45 @@ def test_unreadable_or_unmatched_inputs_exit_2_naming_files(base, tmp_path, caps
         compare_results(base, tmp_path / "nowhere")
 
 
-def test_corrupt_file_in_folder_is_skipped_and_named(base, tmp_path, capsys):
+def test_unreadable_or_missing_new_records_exit_2_unless_allowed(base, tmp_path, capsys):
     new = copy_with(base, tmp_path / "new", drop={("mcn", "toyret", 1)})
-    bad = new / "mcn" / "toyret" / "seed1.json"
+    bad = next(new.glob("mcn/*/toyret")) / "seed1.json"
     bad.write_text("{truncated")
     out_file = tmp_path / "report.md"
-    assert cli(["compare", str(base), str(new), "--out", str(out_file)]) == 0
-    captured = capsys.readouterr()
-    assert str(bad) in captured.err
+    assert cli(["compare", str(base), str(new), "--out", str(out_file)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert any(str(bad) in line and "--allow-unreadable" in line for line in err)
+    assert any("mcn / toyret / seed 1" in line and "--allow-missing" in line for line in err)
+    assert "Traceback" not in "\n".join(err)
     report = out_file.read_text()
+    assert "NOT COMPARABLE" in report and "## Problems" in report
     assert "## Skipped unreadable files" in report and str(bad) in report
     assert "## Only in base (missing from new)" in report and "mcn / toyret / seed 1" in report
-    assert cli(["compare", str(base), str(new), "--fail-on-missing"]) == 1
+    assert cli(["compare", str(base), str(new), "--allow-unreadable"]) == 2  # still missing
+    assert cli(["compare", str(base), str(new), "--allow-unreadable", "--allow-missing"]) == 0
+
+
+def test_different_data_exits_2_unless_allowed(base, tmp_path, capsys):
+    other = tmp_path / "other-data"
+    for seed in (0, 1):
+        write(other, "mcn", "toyret", seed, {"R@10": 40.0, "MedR": 10.0, "R@1": 10.0},
+              fingerprint="another world")
+    assert cli(["compare", str(base), str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "data fingerprint" in err and "--allow-data-change" in err
+    assert cli(["compare", str(base), str(other), "--allow-data-change"]) == 0
+
+
+def test_two_runs_of_one_unit_on_one_side_are_ambiguous(base, tmp_path, capsys):
+    new = copy_with(base, tmp_path / "new")
+    write(new, "mcn", "toyret", 0, {"R@10": 45.0}, config={"n_clusters": 4})
+    assert cli(["compare", str(base), str(new)]) == 2
+    assert "2 different runs" in capsys.readouterr().err
+
+
+def test_matched_pairs_are_listed_with_their_run_ids(base, tmp_path):
+    text = render_markdown(compare_results(base, copy_with(base, tmp_path / "new")))
+    assert "## Matched (2 units)" in text and "(same identity)" in text
 
 
 def test_only_in_new_is_listed(base, tmp_path):

@@ -58,12 +58,11 @@ def test_released_checkpoint_is_evaluated_without_training(tiny_world, tmp_path,
     assert "training" not in stdout and not (cache / "checkpoints").exists()
     assert "MCN (paper)" in stdout
 
-    [record_file] = out.glob("*/*/seed*.json")
-    assert record_file == out / "mcn" / "youcook2" / "seed0.json"
+    [record_file] = out.glob("*/*/*/seed*.json")
     rec = read_record(record_file)
-    assert rec.tie_rule == "legacy"
-    assert rec.model["checkpoint"] == {"path": str(ckpt.resolve()),
-                                       "digest": f"sha256:{sha256_file(ckpt)}"}
+    assert record_file == out / "mcn" / rec.run_id / "youcook2" / "seed0.json"
+    assert rec.tie_rule == "legacy" and rec.label == "mcn ckpt=e16.pth tie=legacy"
+    assert rec.model["checkpoint"] == {"path": str(ckpt.resolve()), "sha256": sha256_file(ckpt)}
     assert rec.model["config"]["network"] == config.to_dict()  # shapes read from the file
     assert rec.timings["train_s"] is None
     assert 0 <= rec.metrics["R@10"] <= 100
@@ -72,7 +71,8 @@ def test_released_checkpoint_is_evaluated_without_training(tiny_world, tmp_path,
     assert main(["eval", "--model", "mcn", "--checkpoint", str(ckpt), "--tasks", "youcook2",
                  "--data-root", str(tiny_world), "--tie-rule", "legacy",
                  "--out", str(tmp_path / "eval")]) == 0
-    assert read_record(tmp_path / "eval" / "mcn" / "youcook2" / "seed0.json").metrics == rec.metrics
+    [evaluated] = (tmp_path / "eval").glob("mcn/*/youcook2/seed0.json")
+    assert read_record(evaluated).metrics == rec.metrics and evaluated.parent.parent.name == rec.run_id
     assert not (cache / "checkpoints").exists()
 
 
@@ -97,7 +97,15 @@ def test_rerun_skips_until_the_checkpoint_file_changes(tiny_world, tmp_path, cap
     assert "youcook2: up to date, skipped" in capsys.readouterr().out
     released_format(tiny_world, ckpt, seed=1)  # other weights under the same name
     assert main(argv) == 0
-    assert "configuration changed" in capsys.readouterr().out  # the digest is in the unit key
+    assert "up to date" not in capsys.readouterr().out  # the sha256 is in the run identity
+    runs = sorted((tmp_path / "results").glob("mcn/*/youcook2/seed0.json"))
+    assert len(runs) == 2  # both kept: two checkpoints, two records, never one replacing the other
+    labels = {read_record(r).label for r in runs}
+    assert labels == {"mcn ckpt=e16.pth"}
+    from mcnbench.report import comparison_table, load
+
+    md = comparison_table(load(tmp_path / "results"))
+    assert md.count("| mcn ckpt=e16.pth [") == 2  # two rows told apart, not merged
 
 
 def test_checkpoint_with_other_input_widths_is_one_clear_error(tiny_world, tmp_path, capsys):

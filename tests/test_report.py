@@ -9,17 +9,17 @@ import pytest
 
 from mcnbench.cli import main as cli
 from mcnbench.records import ResultRecord, write_record
-from mcnbench.registry import Entry
 from mcnbench.report import build_table, comparison_table, load, select_metrics
 from mcnbench.report.frame import lower_is_better
 from mcnbench.report.plots import crosstask_per_task, write_plots
 from mcnbench.report.tables import long_frame, to_latex, to_markdown, wide_frame
+from mcnbench.tasks.meta import TaskMeta
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def write(root, model, task, seed, metrics, *, main="R@10", config=None, paper=None, variant=None,
-          preset="tiny", gseed=7, per_query=None, info=None):
+          preset="tiny", gseed=7, per_query=None, info=None, fingerprint="f"):
     """One record in ``root`` (versions given, so no git call per record)."""
     m = {"name": model, "version": "1", "config": config or {"k": 256}}
     if variant:
@@ -28,7 +28,7 @@ def write(root, model, task, seed, metrics, *, main="R@10", config=None, paper=N
     if paper:
         t["paper"] = paper
     rec = ResultRecord(model=m, task=t, seed=seed, data={"kind": "synthetic", "preset": preset,
-                                                         "generator_seed": gseed, "fingerprint": "f"},
+                                                         "generator_seed": gseed, "fingerprint": fingerprint},
                        metrics=metrics, main_score=main, tie_rule="mean", versions={"python": "3"},
                        info=info or {})
     return write_record(rec, root, per_query)
@@ -46,6 +46,39 @@ def results(tmp_path):
         write(root, "good", "toyret", seed, retrieval(1.0, r10, medr), paper={"R@10": 45.2, "MedR": 16})
     write(root, "bad", "toyret", 0, retrieval(0.5, 5.0, 30.0), paper={"R@10": 45.2, "MedR": 16})
     return root
+
+
+@pytest.fixture
+def tiny_records(tmp_path):
+    """Records of the registered ``youcook2`` task (its TaskMeta decides what is shown)."""
+    root = tmp_path / "registered"
+    write(root, "mcn", "youcook2", 0, retrieval(5.0, 40.0, 12.0))
+    return root
+
+
+def test_mixed_data_is_refused_unless_asked(tmp_path):
+    write(tmp_path / "tiny", "mcn", "toyret", 0, {"R@10": 40.0}, preset="tiny")
+    write(tmp_path / "default", "mcn", "toyret", 0, {"R@10": 50.0}, preset="default",
+          fingerprint="another")
+    with pytest.raises(ValueError, match="different data"):
+        load([tmp_path / "tiny", tmp_path / "default"])
+    df = load([tmp_path / "tiny", tmp_path / "default"], allow_mixed_data=True)
+    md = comparison_table(df)
+    assert header(md)[0] == "data"
+    assert cells(md, "mcn")[0].startswith("tiny/seed7") or cells(md, "mcn")[0].startswith("default")
+    assert md.count("| mcn ") == 2  # two rows, never averaged into one
+
+
+def test_two_configs_into_one_folder_are_two_labelled_rows(tmp_path):
+    for k, r10 in ((4, 30.0), (16, 40.0)):
+        rec = ResultRecord(model={"name": "mcn", "version": "1", "config": {"n_clusters": k}},
+                           task={"name": "toyret", "version": "1", "options": {}}, seed=0,
+                           data={"kind": "synthetic", "preset": "tiny", "fingerprint": "f"},
+                           metrics={"R@10": r10}, main_score="R@10", tie_rule="mean",
+                           label=f"mcn n_clusters={k}", versions={"python": "3"})
+        write_record(rec, tmp_path)
+    md = comparison_table(load(tmp_path))
+    assert cells(md, "mcn n_clusters=4")[0] == "30.0" and cells(md, "mcn n_clusters=16")[0] == "**40.0**"
 
 
 def cells(markdown: str, label: str) -> list[str]:
@@ -87,9 +120,13 @@ def test_ties_at_shown_precision_share_the_mark(tmp_path):
     assert "Single seed per cell" in md
 
 
-def test_default_metrics_are_headline_ones_plus_main(results):
+def test_default_metrics_are_headline_ones_plus_main(results, tiny_records):
+    # a registered task: its metadata's headline metrics (MeanR is not one) and its main score
+    shown = select_metrics(load(tiny_records))
+    assert set(shown["metric"]) == {"R@1", "R@5", "R@10", "MedR"}
+    # a task not registered here: every summary metric it has
     shown = select_metrics(load(results))
-    assert set(shown["metric"]) == {"R@1", "R@5", "R@10", "MedR"}  # MeanR is not a headline metric
+    assert set(shown["metric"]) == {"R@1", "R@5", "R@10", "MedR", "MeanR"}
     assert set(select_metrics(load(results), "main")["metric"]) == {"R@10"}
     assert set(select_metrics(load(results), ["toyret:MeanR"])["metric"]) == {"MeanR"}
     with pytest.raises(ValueError, match="known metrics"):
@@ -104,9 +141,9 @@ def test_paper_row_from_record_and_from_registered_task(results, monkeypatch):
     assert paper[h.index("toyret R@1 ↑")] == ""                  # no published R@1: blank
     assert "not comparable with synthetic" in md
 
-    class Toy:
-        paper = {"R@1": 18.1}
-    monkeypatch.setattr("mcnbench.registry.get_task", lambda name: Entry(name, Toy, "toy", "1"))
+    meta = TaskMeta(name="toyret", version="1", title="toyret", description="toy",
+                    main_score="R@10", metrics=("R@1", "R@10"), paper={"R@1": 18.1})
+    monkeypatch.setattr("mcnbench.registry.task_meta", lambda name: meta)
     md = comparison_table(load(results))
     assert cells(md, "MCN (paper)")[header(md).index("toyret R@1 ↑")] == "18.1"
     assert "MCN (paper)" not in comparison_table(load(results), paper=False)
@@ -151,7 +188,7 @@ def test_delta_columns_against_reference(results):
         comparison_table(load(results), reference_model="nope")
 
 
-def test_variants_of_one_model_get_their_own_rows(tmp_path):
+def test_runs_of_one_label_get_their_own_rows(tmp_path):
     write(tmp_path / "full", "mcn", "toyret", 0, {"R@10": 40.0}, config={"k": 256, "cluster": 1})
     write(tmp_path / "abl", "mcn", "toyret", 0, {"R@10": 35.0}, config={"k": 256, "cluster": 0})
     write(tmp_path / "named", "mcn", "toyret", 0, {"R@10": 30.0}, variant="no-recon")
@@ -168,7 +205,7 @@ def test_duplicate_records_do_not_inflate_n(results):
 
 
 def test_corrupt_files_are_skipped_and_named(results):
-    bad = results / "bad" / "toyret" / "seed9.json"
+    bad = next(results.glob("bad/*/toyret")) / "seed9.json"
     bad.write_text("{not json")
     df = load(results)
     assert [p for p, _ in df.attrs["skipped"]] == [str(bad)]
@@ -177,7 +214,7 @@ def test_corrupt_files_are_skipped_and_named(results):
 
 # plots and the command ------------------------------------------------------------------------
 def test_report_command_writes_tables_and_plots(results, tmp_path, capsys):
-    (results / "bad" / "toyret" / "seed5.json").write_text('{"schema_version": 1}')
+    (next(results.glob("bad/*/toyret")) / "seed5.json").write_text('{"schema_version": 1}')
     log = results / "runs" / "mcn" / "train_log.jsonl"
     log.parent.mkdir(parents=True)
     log.write_text("".join(json.dumps({"step": s, "epoch": 0, "loss": 5 - s / 10, "mms": 3.0,

@@ -23,10 +23,12 @@ def make_record(model="mcn", task="youcook2", seed=0, r10=40.0) -> ResultRecord:
 
 
 def test_record_round_trip_and_per_query(tmp_path):
-    path = write_record(make_record(), tmp_path, per_query={"ranks": np.arange(5.0)})
-    assert path == tmp_path / "mcn" / "youcook2" / "seed0.json"
+    record = make_record()
+    path = write_record(record, tmp_path, per_query={"ranks": np.arange(5.0)})
+    assert path == tmp_path / "mcn" / record.run_id / "youcook2" / "seed0.json"
     data = json.loads(path.read_text())
-    assert data["schema_version"] == 1 and data["model"]["config_hash"]
+    assert data["schema_version"] == 2 and data["model"]["config_hash"]
+    assert data["run_id"] == record.run_id and data["label"] == "mcn"
     assert data["versions"]["python"] and "git_commit" in data["versions"]
     np.testing.assert_array_equal(load_per_query(path, "ranks"), np.arange(5.0))
 
@@ -35,10 +37,15 @@ def test_load_results_long_table_skips_corrupt_and_foreign(tmp_path):
     write_record(make_record(seed=0, r10=40.0), tmp_path)
     write_record(make_record(seed=1, r10=42.0), tmp_path)
     write_record(make_record(model="random", seed=0, r10=0.3), tmp_path)
-    (tmp_path / "mcn" / "youcook2" / "seed7.json").write_text('{"schema_version": 1, "model": ')
-    (tmp_path / "mcn" / "youcook2" / "seed8.json").write_text('{"hello": "world"}')
-    (tmp_path / "mcn" / "youcook2" / "seed9.json").write_text("[]")
-    with pytest.warns(UserWarning, match="skipped 3 unreadable result file"):
+    folder = write_record(make_record(seed=0), tmp_path).parent
+    (folder / "seed7.json").write_text('{"schema_version": 2, "model": ')
+    (folder / "seed8.json").write_text('{"hello": "world"}')
+    (folder / "seed9.json").write_text("[]")
+    bad = {**make_record(seed=6).to_dict(), "metrics": {"R@10": "high"}}
+    (folder / "seed6.json").write_text(json.dumps(bad))
+    old = {**make_record(seed=5).to_dict(), "schema_version": 1}
+    (folder / "seed5.json").write_text(json.dumps(old))
+    with pytest.warns(UserWarning, match="skipped 5 unreadable result file"):
         df = load_results(tmp_path)
     assert len(df) == 9  # 3 records x 3 metrics
     r10 = df[(df.model == "mcn") & (df.metric == "R@10")].sort_values("seed")
@@ -47,6 +54,8 @@ def test_load_results_long_table_skips_corrupt_and_foreign(tmp_path):
     skipped = dict(df.attrs["skipped"])
     assert any(p.endswith("seed7.json") for p in skipped)
     assert any("missing fields" in why or "schema_version" in why for why in skipped.values())
+    assert any("metric 'R@10' is not a number: 'high'" in why for why in skipped.values())
+    assert any("mcnbench migrate" in why for why in skipped.values())
 
 
 def test_atomic_write_crash_leaves_old_file(tmp_path):

@@ -33,7 +33,13 @@ def run_argv(world: Path, out: Path, *extra: str, model: str = "mcn") -> list[st
 
 
 def records(out: Path, model: str = "mcn", seed: int = 0, tasks=TASKS) -> dict[str, Path]:
-    return {t: out / model / t / f"seed{seed}.json" for t in tasks}
+    """The record of each task under ``<out>/<model>/<run id>/<task>/`` (one run expected)."""
+    found = {}
+    for t in tasks:
+        paths = sorted(out.glob(f"{model}/*/{t}/seed{seed}.json"))
+        assert len(paths) <= 1, f"{len(paths)} runs of {model}/{t}: {paths}"
+        found[t] = paths[0] if paths else out / model / "?" / t / f"seed{seed}.json"
+    return found
 
 
 def mtimes(paths) -> dict:
@@ -67,14 +73,18 @@ def test_run_trains_evaluates_every_task_and_prints_the_table(first_run, shared_
         assert rec.task["name"] == task and rec.seed == 0
         assert rec.model["config"]["train"]["epochs"] == 1  # --set reached the training config
         assert rec.model["config"]["network"]["video_dim"] > 0
-        assert rec.model["checkpoint"] == {"path": str(ckpt), "cached": True}
+        assert rec.model["checkpoint"]["path"] == str(ckpt) and rec.model["checkpoint"]["cached"]
+        assert rec.model["checkpoint"]["key"] == ckpt.parent.name.split("-", 1)[1]
         assert rec.timings["train_s"] > 0 and rec.timings["eval_s"] >= 0
         assert rec.data["kind"] == "synthetic" and rec.data["preset"] == "tiny"
         assert rec.metrics[rec.main_score] == rec.metrics[rec.main_score]  # not NaN
-    # the table: our row beside the published numbers
-    assert "| mcn " in stdout and "MCN (paper)" in stdout
+    # the compact table: our row beside the published numbers, no wider than 100 columns
+    table = stdout[stdout.index("YouCook2 R@10"):]
+    assert "\nmcn " in table and "MCN (paper)" in table and "**" not in table
+    assert max(len(line) for line in table.splitlines()) <= 100
+    assert (out / "report" / "table.md").exists() and "full table" in stdout
     # the training log is kept beside the records for `mcnbench report --plots`
-    log = out / "mcn" / "train-seed0" / "train_log.jsonl"
+    log = out / "mcn" / "train" / rec.model["checkpoint"]["key"] / "seed0" / "train_log.jsonl"
     assert log.read_bytes() == (ckpt.parent / "train_log.jsonl").read_bytes()
 
 
@@ -84,7 +94,7 @@ def test_rerun_is_up_to_date_and_trains_nothing(first_run, tiny_world, shared_ca
     before = mtimes([ckpt, *records(out).values()])
     assert main(run_argv(tiny_world, out)) == 0
     stdout = capsys.readouterr().out
-    assert "every task is up to date for this seed; nothing to train or evaluate" in stdout
+    assert stdout.count("up to date, skipped") == len(TASKS)
     assert "training" not in stdout
     assert mtimes([ckpt, *records(out).values()]) == before
     assert "MCN (paper)" in stdout  # the table is printed all the same
@@ -104,9 +114,9 @@ def test_more_seeds_train_only_the_new_seed(two_seeds):
     out, stdout = two_seeds
     assert "training mcn (seed 0)" not in stdout and "training mcn (seed 1)" in stdout
     for seed in (0, 1):
-        rec = read_record(out / "mcn" / "youcook2" / f"seed{seed}.json")
+        rec = read_record(records(out, seed=seed, tasks=["youcook2"])["youcook2"])
         assert rec.seed == seed and rec.model["config"]["train"]["seed"] == seed
-    df = load_results(out / "mcn" / "youcook2")
+    df = load_results(records(out, tasks=["youcook2"])["youcook2"].parent)
     assert sorted(df["seed"].unique()) == [0, 1]
 
 
@@ -189,19 +199,20 @@ def test_run_killed_while_training_resumes_to_the_same_result(tiny_world, tmp_pa
 
 def test_run_killed_between_tasks_keeps_the_finished_records(first_run, tiny_world, tmp_path,
                                                              monkeypatch, capsys):
-    import mcnbench.engine.units
+    import sys
 
+    engine_run = sys.modules["mcnbench.engine.run"]  # the module (the package exports run())
     out = tmp_path / "results"
-    real = mcnbench.engine.units.evaluate_unit
+    real = engine_run._evaluate
 
-    def evaluate_unit(model, task, **kwargs):
-        if task.name == "youcook2":  # Ctrl-C while the last of three tasks is evaluated
+    def evaluate(unit, *args, **kwargs):
+        if unit.task.name == "youcook2":  # Ctrl-C while the last of three tasks is evaluated
             raise KeyboardInterrupt
-        return real(model, task, **kwargs)
+        return real(unit, *args, **kwargs)
 
     tasks = ("--tasks", "crosstask,msrvtt,youcook2")
     with monkeypatch.context() as mp:
-        mp.setattr(mcnbench.engine.units, "evaluate_unit", evaluate_unit)
+        mp.setattr(engine_run, "_evaluate", evaluate)
         assert main(run_argv(tiny_world, out, *tasks)) == 130
     paths = records(out, tasks=("crosstask", "msrvtt", "youcook2"))
     done = [paths["crosstask"], paths["msrvtt"]]
@@ -215,6 +226,7 @@ def test_run_killed_between_tasks_keeps_the_finished_records(first_run, tiny_wor
     assert "crosstask: up to date, skipped" in stdout and "msrvtt: up to date, skipped" in stdout
     assert "youcook2: R@10" in stdout  # evaluated now
     assert mtimes(done) == before
+    paths = records(out, tasks=("crosstask", "msrvtt", "youcook2"))  # youcook2's is there now
     # and the records equal those of the run that was never interrupted
     for task, path in paths.items():
         assert read_record(path).metrics == read_record(records(first_run[0])[task]).metrics
@@ -248,6 +260,7 @@ def test_two_runs_into_one_results_folder_lose_nothing(tiny_world, tmp_path, mon
     assert not errors and codes == [0, 0, 0]
     stdout = capsys.readouterr().out
     assert stdout.count("  training mcn (seed 0)") == 1  # the lock: one training, not two
+    assert "waiting for pid" in stdout or stdout.count("up to date, skipped") >= 2
     assert len(checkpoints(cache)) == 1
     df = load_results(out)
     assert df.attrs.get("skipped", []) == []
@@ -255,7 +268,7 @@ def test_two_runs_into_one_results_folder_lose_nothing(tiny_world, tmp_path, mon
         (m, t) for m in ("mcn", "random") for t in ("msrvtt", "youcook2")}
     for model in ("mcn", "random"):
         for task in ("msrvtt", "youcook2"):
-            assert read_record(out / model / task / "seed0.json").model["name"] == model
+            assert read_record(records(out, model, tasks=[task])[task]).model["name"] == model
     assert not list(out.rglob("*.tmp"))  # no temporary file left behind
 
 
@@ -265,7 +278,13 @@ def test_two_runs_into_one_results_folder_lose_nothing(tiny_world, tmp_path, mon
      "options given for task(s) ['crosstsk'] that are not evaluated"),
     (("--task-option", "crosstask.dp_input=argmax"), "is not one of"),
     (("--set", "epoch=2"), "unknown option(s) ['epoch']"),
-    (("--seeds", "0"), "--seeds must be >= 1"),
+    (("--seeds", "0"), "--seeds 0: expected a number of seeds >= 1"),
+    (("--seeds", "5,"), "for explicit seeds use --seed-list 5,"),
+    (("--seeds", "abc"), "--seeds 'abc': expected a number of seeds"),
+    (("--seed-list", "a,b"), "--seed-list 'a,b': expected integers"),
+    (("--tasks", ","), "--tasks ',' names no task"),
+    (("--tasks", ""), "--tasks '' names no task"),
+    (("--set", "epochs"), "--set 'epochs': expected KEY=VALUE"),
 ])
 def test_bad_options_are_a_one_line_error(tiny_world, tmp_path, monkeypatch, capsys, extra,
                                           message):
@@ -278,10 +297,10 @@ def test_bad_options_are_a_one_line_error(tiny_world, tmp_path, monkeypatch, cap
     assert not out.exists() and not (tmp_path / "cache").exists()  # nothing trained or written
 
 
-def test_checkpoint_cache_key_of_a_real_root_follows_its_corpus(tiny_world, tmp_path):
+def test_checkpoint_cache_key_of_a_real_root_follows_its_corpus(tmp_path):
     """Real roots (no manifest) trained on different corpora must not share a cached model."""
-    from mcnbench.engine.pipeline import CORPUS_FILES, checkpoint_dir, corpus_info
-    from mcnbench.engine.units import data_info
+    from mcnbench.data.root import CORPUS_FILES, DataRoot
+    from mcnbench.engine.checkpoints import checkpoint_dir
 
     def real_root(name, captions):
         root = tmp_path / name
@@ -289,18 +308,16 @@ def test_checkpoint_cache_key_of_a_real_root_follows_its_corpus(tiny_world, tmp_
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(b"path\nvideo_1\n" if rel.endswith(".csv") else b"w2v")
         (root / "howto100m" / "caption.pickle").write_bytes(captions)
-        return root
+        return DataRoot(root)
 
-    entry = {"name": "mcn", "version": "1", "config": {"train": {"epochs": 1}}}
+    entry = {"name": "mcn", "version": "1", "config": {"train": {"epochs": 1, "seed": 0}}}
     a, b = real_root("a", b"captions A"), real_root("b", b"captions B")
     a_copy = real_root("copy-of-a", b"captions A")
-    keys = {name: checkpoint_dir(entry, corpus_info(root), 0).name
+    keys = {name: checkpoint_dir(entry, root.corpus_entry()["fingerprint"], 0).name
             for name, root in (("a", a), ("b", b), ("a_copy", a_copy))}
     assert keys["a"] != keys["b"]  # other captions: another model
     assert keys["a"] == keys["a_copy"]  # the same files elsewhere: the same model
-    assert corpus_info(a)["kind"] == "real"
-    # a synthetic root keeps the key it always had (caches and records stay valid)
-    assert corpus_info(tiny_world) == data_info(tiny_world)
+    assert a.corpus_entry()["kind"] == "real"
 
 
 # -- compare on what run wrote ---------------------------------------------------------------------
@@ -310,7 +327,7 @@ def test_compare_gates_on_run_output(first_run, tmp_path, capsys):
     assert "**OK**" in capsys.readouterr().out
 
     lowered = Path(shutil.copytree(out, tmp_path / "lowered"))
-    path = records(lowered)["youcook2"]
+    path = records(lowered)["youcook2"]  # a record edited by hand: same run id, lowered score
     rec = json.loads(path.read_text())
     rec["metrics"][rec["main_score"]] -= 10.0
     path.write_text(json.dumps(rec))

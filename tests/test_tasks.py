@@ -376,13 +376,11 @@ def test_default_world_oracle_far_above_random(tmp_path):
 @pytest.mark.slow
 def test_registered_random_model_scores_low(tiny_world, tmp_path):
     """The untrained MCN network (``random``) through the whole runner: below every ceiling."""
-    from mcnbench.engine.units import evaluate
-    from mcnbench.records import read_record
+    import mcnbench
 
-    for path in evaluate("random", "all", data_root=tiny_world, out=tmp_path, log=lambda s: None):
-        record = read_record(path)
-        name = record.task["name"]
-        assert record.metrics[record.main_score] <= CEILING[name], (name, record.metrics)
+    df = mcnbench.evaluate("random", "all", data_root=tiny_world)
+    for _, row in df.iterrows():
+        assert row[row["main_score"]] <= CEILING[row["task"]], (row["task"], row[row["main_score"]])
 
 
 def test_mining_youtube_unknown_labels(tmp_path):

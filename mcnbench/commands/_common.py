@@ -129,17 +129,16 @@ def command_line() -> str:
 # ----------------------------------------------------------------------------- preflight
 
 def writable_folder(path: str | Path, what: str) -> Path:
-    """Make sure ``path`` is (or can become) a folder this process can write, before any work:
-    creates it, writes and removes a probe file. Raises OSError naming the path otherwise."""
+    """Check, before any work, that ``path`` is a folder this process can write or can create:
+    nothing on the way is a file, and a probe file can be made in it (or in its nearest existing
+    parent, so that a failing command leaves no empty folder behind). Raises OSError naming the
+    path otherwise (a read-only or full filesystem, a folder that is a file)."""
     path = Path(path).expanduser()
-    for parent in [path, *path.parents]:
-        if parent.exists() and not parent.is_dir():
-            raise NotADirectoryError(20, f"{what}: {'is' if parent == path else 'inside'} a file, "
-                                         "not a folder", str(parent))
-        if parent.exists():
-            break
-    path.mkdir(parents=True, exist_ok=True)
-    fd, probe = tempfile.mkstemp(prefix=".mcnbench-write-test-", dir=path)
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(20, f"{what}: {'is' if existing == path else 'inside'} a file, "
+                                     "not a folder", str(existing))
+    fd, probe = tempfile.mkstemp(prefix=".mcnbench-write-test-", dir=existing)
     os.close(fd)
     os.unlink(probe)
     return path

@@ -78,9 +78,10 @@ def variants_from_args(args: argparse.Namespace, base_overrides: dict) -> list:
                 raise ValueError(f"--combine: flags set {sorted(clash)} more than once")
             merged.update(c)
         changes = [("+".join(label for label, _ in changes), merged)]
-    full = ModelSpec(args.model, overrides=dict(base_overrides))
+    full = ModelSpec(args.model, overrides=dict(base_overrides), variant="full")
     return [full] + [ModelSpec(args.model, name=f"{args.model}+{label}",
-                               overrides={**base_overrides, **c}, variant=label)
+                               overrides={**base_overrides, **c}, variant=label,
+                               label_overrides=dict(base_overrides))
                      for label, c in changes]
 
 

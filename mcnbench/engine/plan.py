@@ -29,7 +29,9 @@ class ModelSpec:
     overrides:  config overrides passed to the factory (``--set``)
     checkpoint: weights to load instead of training
     embeddings: a folder of precomputed embeddings (model ``precomputed``)
-    variant:    the ablation flag this variant stands for (shown in labels), or None
+    variant:    the ablation flag this variant stands for (in the records), or None
+    label_overrides: the overrides the label shows (default: all; an ablation variant's name
+                already says what its own overrides change)
     """
 
     model: Any
@@ -38,6 +40,7 @@ class ModelSpec:
     checkpoint: Path | None = None
     embeddings: Path | None = None
     variant: str | None = None
+    label_overrides: dict | None = None
 
     def __post_init__(self) -> None:
         if self.name is None:
@@ -184,7 +187,8 @@ def run_label(spec: ModelSpec, task, options: dict, tie_rule: str) -> str:
     """A human name for a run: the model name and what differs from its defaults
     (``mcn n_clusters=4``, ``mcn ckpt=e30.pth``, ``mcn tie=legacy``, ``mcn dp_input=raw``)."""
     parts = [str(spec.name)]
-    parts += [f"{k}={_short(v)}" for k, v in sorted(spec.overrides.items())]
+    shown = spec.overrides if spec.label_overrides is None else spec.label_overrides
+    parts += [f"{k}={_short(v)}" for k, v in sorted(shown.items())]
     if spec.checkpoint is not None:
         parts.append(f"ckpt={spec.checkpoint.name}")
     if spec.embeddings is not None:

@@ -56,7 +56,7 @@ def run(spec: RunSpec, *, log: Log = print) -> list[Outcome]:
     tasks = [make_task(n) for n in spec.tasks]
     options = check_task_options(tasks, spec.task_options)  # bad options fail before any work
     root = spec.data
-    data = {t.name: root.record_entry(task_data_files(t, root)) for t in tasks}
+    data: dict[str, dict] = {}  # fingerprints, once the first model is built (bad overrides first)
     outcomes: list[Outcome] = []
     for mspec in spec.models:
         for seed in spec.seeds:
@@ -71,6 +71,8 @@ def run(spec: RunSpec, *, log: Log = print) -> list[Outcome]:
                 folder = checkpoint_dir(entry, corpus, seed)
                 entry["checkpoint"] = {"path": str(folder / "model.pth"), "cached": True,
                                        "train_data": corpus, "key": folder.name.split("-", 1)[1]}
+            if not data:
+                data = {t.name: root.record_entry(task_data_files(t, root)) for t in tasks}
             units = plan_units(spec, mspec, entry, tasks, options, data, seed)
             todo = [u for u in units if u.up_to_date is None]
             for u in units:

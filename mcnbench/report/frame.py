@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from mcnbench.data.errors import DataError
-from mcnbench.records import ResultRecord, iter_records, load_results
+from mcnbench.records import ResultRecord, identity_config, iter_records, load_results
 from mcnbench.utils.io import stable_hash
 
 # For a task that is not registered here (a record of an uninstalled plug-in) only the generic
@@ -114,13 +114,13 @@ def enrich(df: pd.DataFrame, *, allow_mixed_data: bool = False) -> pd.DataFrame:
     df["run_label"] = df["label"]
     before = len(df)
     df = (df.sort_values("created", kind="stable")
-            .drop_duplicates(["run_id", "seed", "metric"], keep="last").reset_index(drop=True))
+            .drop_duplicates(["run_id", "fingerprint", "seed", "metric"], keep="last").reset_index(drop=True))
     mixed = _mixed_data(df)
     if mixed and not allow_mixed_data:
         raise ValueError("these results were computed on different data, which one table must not "
                          f"mix: {mixed}. Report each data root separately, or pass "
                          "--allow-mixed-data to show the data as a column")
-    df["label"] = _row_labels(df)
+    df["label"] = _row_labels(df, records)
     df.attrs.update(attrs)
     df.attrs.update(duplicates_dropped=before - len(df), records=records, enriched=True,
                     mixed_data=bool(mixed))
@@ -151,14 +151,19 @@ def _mixed_data(df: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def _row_labels(df: pd.DataFrame) -> pd.Series:
-    """The run label, with the model key appended where one label stands for several runs, and
-    the data appended where one (label, task) was evaluated on several data."""
+def _row_labels(df: pd.DataFrame, records: dict[str, ResultRecord]) -> pd.Series:
+    """The run label, told apart where one label stands for several runs (by the config keys
+    that differ, ``mcn (cluster=0)``, the record's variant, or else the model key ``mcn
+    [3fa9c2]``), with the data appended where one task was evaluated on several data."""
     labels = df["run_label"].astype(str).copy()
-    keys = df["model_key"].fillna("?").astype(str)
     for label, rows in df.groupby("run_label", sort=False):
-        if rows["model_key"].nunique(dropna=False) > 1:
-            labels[rows.index] = label + " [" + keys[rows.index] + "]"
+        keys = rows["model_key"].fillna("?").astype(str)
+        if keys.nunique() < 2:
+            continue
+        first = {k: records.get(rows.loc[keys == k, "path"].iloc[0]) for k in keys.unique()}
+        names = _differences(first)
+        for k, text in names.items():
+            labels[rows.index[keys == k]] = f"{label} ({text})" if text else f"{label} [{k}]"
     if df["data"].notna().any() and _mixed_data(df):
         labels = labels + " @ " + df["data"].fillna("?").astype(str)
     # What is still ambiguous — one row, one task, several run ids (a task version changed) — is
@@ -167,6 +172,33 @@ def _row_labels(df: pd.DataFrame) -> pd.Series:
         if rows["run_id"].nunique() > 1:
             labels[rows.index] = labels[rows.index] + " {" + rows["run_id"].str[:6] + "}"
     return labels
+
+
+def _differences(by_key: dict[str, ResultRecord | None]) -> dict[str, str]:
+    """Per model key, a short text of what sets its run apart: its ``variant``, else the config
+    keys whose values differ between the runs (``cluster=0``); '' when that is unreadable."""
+    variants = {k: (r.model.get("variant") if r else None) for k, r in by_key.items()}
+    flat = {k: _flatten(identity_config(r.model.get("config") or {})) if r else {}
+            for k, r in by_key.items()}
+    names = sorted({n for f in flat.values() for n in f})
+    differing = [n for n in names if len({repr(f.get(n)) for f in flat.values()}) > 1]
+    out = {}
+    for k in by_key:
+        text = ", ".join(f"{n.rsplit('.', 1)[-1]}={flat[k].get(n)}" for n in differing)
+        out[k] = variants[k] or (text if differing and len(differing) <= 3 and len(text) <= 40 else "")
+    if len(set(out.values())) < len(out):  # not telling them apart: the key
+        out = {k: "" for k in out}
+    return out
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _read_records(paths: Iterable[str]) -> dict[str, ResultRecord]:
@@ -195,8 +227,10 @@ def select_metrics(df: pd.DataFrame, metrics: str | Sequence[str] | None = None)
                 | pd.Series([m in headline_metrics(t) or (t, m) in published
                              for t, m in zip(df["task"], df["metric"], strict=True)],
                             index=df.index, dtype=bool))
-        # A task none of whose metrics are headline ones shows everything it has.
-        orphan = ~df["task"].isin(df.loc[keep, "task"])
+        # A task without metadata here (an uninstalled plug-in's) shows every summary metric.
+        orphan = pd.Series([_meta(t) is None and "/" not in m
+                            for t, m in zip(df["task"], df["metric"], strict=True)],
+                           index=df.index, dtype=bool)
         return df[keep | orphan]
     if list(metrics) == ["all"]:
         return df
