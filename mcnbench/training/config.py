@@ -138,10 +138,14 @@ def coerce(value, field: dataclasses.Field):
                 return False
             raise ValueError(f"{field.name}: expected a boolean, got {value!r}")
         return bool(value)
-    if kind == "int":
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"{field.name}: expected an integer, got {value!r}")
-        return int(float(value)) if isinstance(value, str) else int(value)
-    if kind == "float":
-        return float(value)
+    try:
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if kind == "float":
+            return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"option {field.name}: expected {'an integer' if kind == 'int' else 'a number'}, "
+                         f"got {value!r}") from None
     return str(value)
