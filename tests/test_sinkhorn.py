@@ -116,8 +116,15 @@ def test_online_codes_use_the_queue_once_full_and_resume_exactly():
                                sinkhorn_knopp(rows @ protos.weight.t(), 0.1, 3)[-6:])
     other = OnlineSinkhorn(protos, queue_rows=6, epsilon=0.1, iters=3)
     other.load_state_dict(sk.state_dict())
+    # the ring now starts mid-buffer; it is scored as it lies, equal to oldest-first order
+    assert sk._queue.ptr == 3
+    rows = torch.cat((sk.queue_contents(), normed[3]))
+    want = sinkhorn_knopp(rows @ protos.weight.t(), 0.1, 3)[-6:]
     for step in (3, 4):
-        assert torch.equal(sk.step(batches[step], step, cpv), other.step(batches[step], step, cpv))
+        got = sk.step(batches[step], step, cpv)
+        assert torch.equal(got, other.step(batches[step], step, cpv))  # resumed: bit-identical
+        if step == 3:
+            torch.testing.assert_close(got, want)
     with pytest.raises(ValueError, match="whole number of videos"):
         sk.step(torch.randn(5, dim), 0, 2)
     with pytest.raises(ValueError, match="queue_rows"):

@@ -150,15 +150,22 @@ class FeatureQueue:
         self.ptr = (self.ptr + n) % self.rows
         self.filled = min(self.rows, self.filled + n)
 
-    def load(self, contents: torch.Tensor) -> None:
-        """Restore from :meth:`contents` (oldest first)."""
+    def load(self, contents: torch.Tensor, ptr: int | None = None) -> None:
+        """Restore from :meth:`contents` (oldest first). ``ptr`` (the saved :attr:`ptr` of a full
+        queue) also restores the ring's layout, for readers of :attr:`buffer` itself."""
         if contents.shape[0] > self.rows or (contents.numel() and contents.shape[1] != self.dim):
             raise ValueError(f"queue contents {tuple(contents.shape)} do not fit a "
                              f"[{self.rows}, {self.dim}] queue")
+        n = contents.shape[0]
+        contents = contents.to(self.buffer.device, self.buffer.dtype)
         self.buffer.zero_()
-        self.buffer[:contents.shape[0]] = contents.to(self.buffer.device, self.buffer.dtype)
-        self.filled = contents.shape[0]
-        self.ptr = self.filled % self.rows if self.rows else 0
+        self.filled = n
+        if ptr is not None and n == self.rows and self.rows:  # oldest row at ptr
+            self.buffer.copy_(torch.roll(contents, shifts=int(ptr) % self.rows, dims=0))
+            self.ptr = int(ptr) % self.rows
+            return
+        self.buffer[:n] = contents
+        self.ptr = n % self.rows if self.rows else 0
 
 
 def check_whole_videos(b: int, clips_per_video: int) -> None:

@@ -121,19 +121,24 @@ class OnlineSinkhorn:
             raise ValueError(f"x must be [B, {self.dim}], got {tuple(x.shape)}")
         check_whole_videos(x.shape[0], clips_per_video)
         z = F.normalize(x.detach().to(device=buf.device, dtype=buf.dtype), dim=1)
-        rows = torch.cat((self._queue.contents(), z)) if self.full else z
-        codes = sinkhorn_knopp(rows @ self.prototypes.weight.detach().t().to(rows.dtype),
-                               self.epsilon, self.iters)[-z.shape[0]:]
+        w = self.prototypes.weight.detach().t().to(buf.dtype)
+        scores = z @ w
+        if self.full:  # codes do not depend on the rows' order: score the ring as it lies (no copy)
+            scores = torch.cat((buf @ w, scores))
+        codes = sinkhorn_knopp(scores, self.epsilon, self.iters)[-z.shape[0]:]
         self._queue.push(z, clips_per_video)
         return codes
 
     def state_dict(self) -> dict:
-        """The queue (oldest first); the prototypes are saved with the module that owns them."""
-        return {"dim": self.dim, "queue_rows": self.queue_rows, "queue": self._queue.contents().clone()}
+        """The queue (oldest first) and the ring's write position, so that a resumed run scores
+        the ring in the same row order (bit-identical codes); the prototypes are saved with the
+        module that owns them."""
+        return {"dim": self.dim, "queue_rows": self.queue_rows,
+                "queue": self._queue.contents().clone(), "ptr": self._queue.ptr}
 
     def load_state_dict(self, state: dict) -> None:
         for key in ("dim", "queue_rows"):
             if state[key] != getattr(self, key):
                 raise ValueError(f"OnlineSinkhorn state has {key}={state[key]}, "
                                  f"this instance {getattr(self, key)}")
-        self._queue.load(state["queue"])
+        self._queue.load(state["queue"], state.get("ptr"))
