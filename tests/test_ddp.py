@@ -29,6 +29,10 @@ TRAIN = dict(epochs=1, batch_videos=4, n_pair=4, min_time=1.0, audio_frames=32, 
              lr=1e-2, warmup_steps=1, n_clusters=3, queue_batches=1, refit_every=2, amp="off",
              device="cpu", seed=7)
 STEPS = 4  # refits at steps 0 and 2; the queue is full (and used) from step 1
+# the clustering variants checked besides MCN's: Sinkhorn codes over the gathered batch and
+# queues, prototypes trained from step 0 (their gradient is not behind the gather)
+VARIANTS = {"joint": {}, "sinkhorn-swap": {"cluster_mode": "sinkhorn-swap", "cluster_labels": "soft",
+                                           "prototype_freeze_epochs": 0}}
 
 
 def _batches(cfg: TrainConfig) -> list[dict[str, torch.Tensor]]:
@@ -47,10 +51,12 @@ def _run(trainer: Trainer, batches, rank: int = 0, world: int = 1) -> dict:
     for i, b in enumerate(batches):
         local = {k: v[rank * per:(rank + 1) * per] for k, v in b.items()}
         losses.append(trainer.step(local, i))
-        grads.append({n: p.grad.clone() for n, p in trainer.net.named_parameters()
-                      if p.grad is not None})
-    return {"losses": losses, "grads": grads, "state": trainer.net.state_dict(),
-            "kmeans": trainer.kmeans["fused"].state_dict()}
+        params = [*trainer.net.named_parameters(),
+                  *(("head." + n, p) for n, p in trainer.clustering.head.named_parameters())]
+        grads.append({n: p.grad.clone() for n, p in params if p.grad is not None})
+    heads = {"head." + k: v for k, v in trainer.clustering.head.state_dict().items()}
+    return {"losses": losses, "grads": grads, "state": {**trainer.net.state_dict(), **heads},
+            "clustering": {kind: trainer.clustering.state_dict()[kind] for kind in ("kmeans", "sinkhorn")}}
 
 
 def _worker(rank: int, port: int, out_dir: str, mode: str) -> None:
@@ -66,7 +72,7 @@ def _worker(rank: int, port: int, out_dir: str, mode: str) -> None:
             (full * torch.arange(12.0).view(6, 2)).sum().backward()  # same loss on each rank
             torch.save({"full": full.detach(), "grad": x.grad}, f"{out_dir}/gather{rank}.pt")
             return
-        cfg = TrainConfig(**TRAIN)
+        cfg = TrainConfig(**TRAIN, **VARIANTS[mode.split(":")[1]])
         trainer = Trainer(MCNConfig(**MODEL), cfg, total_steps=STEPS, env=env)
         torch.save(_run(trainer, _batches(cfg), rank, WORLD), f"{out_dir}/rank{rank}.pt")
     finally:
@@ -96,15 +102,18 @@ def test_all_gather_backward_sums_the_copies(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one(tmp_path):
-    cfg = TrainConfig(**TRAIN)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_two_processes_equal_one(tmp_path, variant):
+    cfg = TrainConfig(**TRAIN, **VARIANTS[variant])
     torch.set_default_dtype(torch.float64)
     try:
         single = _run(Trainer(MCNConfig(**MODEL), cfg, total_steps=STEPS), _batches(cfg))
     finally:
         torch.set_default_dtype(torch.float32)
     assert single["grads"][0]["GU_video.fc.weight"].dtype == torch.float64
-    ranks = _spawn(tmp_path, "train")
+    ranks = _spawn(tmp_path, f"train:{variant}")
+    if variant != "joint":
+        assert any(n.startswith("head.") for n in single["grads"][0])
     for r, res in enumerate(ranks):
         for step, (a, b) in enumerate(zip(single["losses"], res["losses"], strict=True)):
             for term in ("loss", "mms", "cluster", "recon", "lr"):
@@ -118,7 +127,10 @@ def test_two_processes_equal_one(tmp_path):
         for name, value in single["state"].items():  # weights and BatchNorm running stats
             torch.testing.assert_close(res["state"][name], value, atol=1e-9, rtol=1e-7,
                                        msg=lambda m, n=name: f"{n}: {m}")
-        torch.testing.assert_close(res["kmeans"]["centroids"], single["kmeans"]["centroids"],
-                                   atol=1e-9, rtol=1e-7)
-        torch.testing.assert_close(res["kmeans"]["queue"], single["kmeans"]["queue"],
-                                   atol=1e-9, rtol=1e-7)
+        for kind in ("kmeans", "sinkhorn"):  # centroids and queues of every clustered source
+            assert res["clustering"][kind].keys() == single["clustering"][kind].keys()
+            for name, want in single["clustering"][kind].items():
+                for key in ("centroids", "queue"):
+                    if key in want:
+                        torch.testing.assert_close(res["clustering"][kind][name][key], want[key],
+                                                   atol=1e-9, rtol=1e-7)

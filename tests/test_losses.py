@@ -16,7 +16,9 @@ from mcnbench.models.losses import (
     mms_pairs,
     mms_triplet,
     nce_loss,
+    prediction_loss,
     recon_loss,
+    soft_cross_entropy,
 )
 
 
@@ -103,6 +105,55 @@ def test_per_modality_swap_uses_other_modalities_labels():
     torch.testing.assert_close(clustering_loss(out, Cs, ys, "per-modality", swap=False), within)
     with pytest.raises(TypeError):
         clustering_loss(out, Cs["video"], ys["video"], "per-modality")
+
+
+def test_soft_cross_entropy_by_hand_and_one_hot_equals_hard():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    q = torch.tensor([[0.25, 0.75], [1.0, 0.0]])
+    # row 0: -(0.25 log σ(2) + 0.75 log σ(-2)); row 1: -log σ(-1)
+    expected = (0.25 * softplus(-2) + 0.75 * softplus(2) + softplus(1)) / 2
+    assert soft_cross_entropy(logits, q).item() == pytest.approx(expected, rel=1e-6)
+    y = torch.tensor([1, 0])
+    torch.testing.assert_close(soft_cross_entropy(logits, torch.nn.functional.one_hot(y, 2).float()),
+                               soft_cross_entropy(logits, y))
+    with pytest.raises(ValueError, match="do not match"):
+        soft_cross_entropy(logits, torch.ones(2, 3) / 3)
+
+
+def test_soft_cluster_labels_generalise_the_hard_centroid_contrast():
+    out = _out()
+    C = torch.randn(2, 3, generator=torch.Generator().manual_seed(1))
+    y = torch.tensor([0, 1, 1, 0])
+    one_hot = torch.nn.functional.one_hot(y, 2).float()
+    # a one-hot soft label is the hard label, margin included
+    torch.testing.assert_close(cluster_contrast_loss(out.video, C, one_hot),
+                               cluster_contrast_loss(out.video, C, y))
+    torch.testing.assert_close(clustering_loss(out, C, one_hot, "joint"),
+                               clustering_loss(out, C, y, "joint"))
+    # q = (0.5, 0.5) on x = (1, 0), C = I: logits (1 - δ/2, -δ/2), H = log(1 + e^-1) + 1/2
+    x, q = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]])
+    expected = softplus(-1) + 0.5
+    assert cluster_contrast_loss(x, torch.eye(2), q).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_prediction_loss_swapped_and_joint_terms():
+    g = torch.Generator().manual_seed(3)
+    z = {m: torch.randn(4, 2, generator=g) for m in ("video", "audio", "text")}
+    q = {m: torch.softmax(torch.randn(4, 2, generator=g), dim=1) for m in ("video", "audio", "text")}
+
+    def h(m, n, tau=0.5):
+        return soft_cross_entropy(z[m] / tau, q[n])
+
+    swapped = (h("video", "audio") + h("video", "text") + h("audio", "video") + h("audio", "text")
+               + h("text", "video") + h("text", "audio")) / 3
+    torch.testing.assert_close(prediction_loss(z, q, temperature=0.5), swapped)
+    joint = (h("video", "text") + h("audio", "text") + h("text", "text")) / 3
+    torch.testing.assert_close(prediction_loss(z, {"fused": q["text"]}, temperature=0.5), joint)
+    no_audio = {m: z[m] for m in ("video", "text")}  # two cross terms, still / 3
+    torch.testing.assert_close(prediction_loss(no_audio, {m: q[m] for m in no_audio}, temperature=0.5),
+                               (h("video", "text") + h("text", "video")) / 3)
+    with pytest.raises(ValueError, match="no cross terms"):
+        prediction_loss({"video": z["video"]}, {"video": q["video"]})
 
 
 def test_recon_loss_weight():

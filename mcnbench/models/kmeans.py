@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["cosine_kmeans", "assign_cosine", "OnlineKMeans"]
+__all__ = ["cosine_kmeans", "assign_cosine", "soft_assign_cosine", "FeatureQueue", "OnlineKMeans"]
 
 _EPS = 1e-8  # the library's epsilon in its cosine similarity
 
@@ -36,6 +36,20 @@ def assign_cosine(X: torch.Tensor, centroids: torch.Tensor, *,
         block = X[start:start + chunk_rows]
         labels[start:start + chunk_rows] = (block @ c_hat.t()).argmax(dim=1)
     return labels
+
+
+def soft_assign_cosine(X: torch.Tensor, centroids: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Soft k-means labels: ``softmax_k(cos(x_i, c_k) / temperature)``, ``[N, D], [K, D] -> [N, K]``.
+
+    The soft counterpart of :func:`assign_cosine` (whose argmax it shares); a zero (empty)
+    centroid has cosine 0 with every row. No gradient.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    with torch.no_grad():
+        x_hat = X / (X.norm(dim=1, keepdim=True) + _EPS)
+        c_hat = centroids / (centroids.norm(dim=1, keepdim=True) + _EPS)
+        return torch.softmax((x_hat @ c_hat.t().to(x_hat.dtype)) / temperature, dim=1)
 
 
 def _cluster_means(X: torch.Tensor, labels: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,6 +108,72 @@ def cosine_kmeans(X: torch.Tensor, k: int, *, init: torch.Tensor | None = None,
     return centroids, labels
 
 
+class FeatureQueue:
+    """MCN's FIFO queue of past embeddings (§4.2): a ring buffer of ``rows`` x ``dim``.
+
+    :meth:`push` stores the first ``push_per_video`` clips of every video of a batch (default
+    ``clips_per_video // 2``, at least 1: B/2 rows for MCN's 32 clips per video); a push larger
+    than the queue keeps its newest rows. :meth:`contents` returns the filled rows oldest first.
+    Used by :class:`OnlineKMeans` and by the Sinkhorn assignment (:mod:`mcnbench.models.sinkhorn`).
+    """
+
+    def __init__(self, rows: int, dim: int, push_per_video: int | None = None, *,
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+        if rows < 0 or dim < 1:
+            raise ValueError(f"need rows >= 0 and dim >= 1, got rows={rows}, dim={dim}")
+        self.rows, self.dim, self.push_per_video = rows, dim, push_per_video
+        self.buffer = torch.zeros(rows, dim, device=device, dtype=dtype)
+        self.ptr = 0  # next row to write
+        self.filled = 0  # rows written so far, capped at rows
+
+    @property
+    def full(self) -> bool:
+        return self.rows > 0 and self.filled >= self.rows
+
+    def contents(self) -> torch.Tensor:
+        """Filled rows, oldest first ``[filled, dim]``."""
+        if self.filled < self.rows:
+            return self.buffer[:self.filled]
+        return torch.cat((self.buffer[self.ptr:], self.buffer[:self.ptr]))
+
+    def push(self, x: torch.Tensor, clips_per_video: int) -> None:
+        """Store the first clips of each video of ``x [B, dim]`` (videos' clips contiguous)."""
+        if self.rows == 0:
+            return
+        per_video = min(self.push_per_video or max(1, clips_per_video // 2), clips_per_video)
+        rows = x.detach().to(self.buffer.dtype).reshape(-1, clips_per_video, self.dim)
+        rows = rows[:, :per_video].reshape(-1, self.dim)[-self.rows:]
+        n = rows.shape[0]
+        first = min(n, self.rows - self.ptr)
+        self.buffer[self.ptr:self.ptr + first] = rows[:first]
+        self.buffer[:n - first] = rows[first:]
+        self.ptr = (self.ptr + n) % self.rows
+        self.filled = min(self.rows, self.filled + n)
+
+    def load(self, contents: torch.Tensor, ptr: int | None = None) -> None:
+        """Restore from :meth:`contents` (oldest first). ``ptr`` (the saved :attr:`ptr` of a full
+        queue) also restores the ring's layout, for readers of :attr:`buffer` itself."""
+        if contents.shape[0] > self.rows or (contents.numel() and contents.shape[1] != self.dim):
+            raise ValueError(f"queue contents {tuple(contents.shape)} do not fit a "
+                             f"[{self.rows}, {self.dim}] queue")
+        n = contents.shape[0]
+        contents = contents.to(self.buffer.device, self.buffer.dtype)
+        self.buffer.zero_()
+        self.filled = n
+        if ptr is not None and n == self.rows and self.rows:  # oldest row at ptr
+            self.buffer.copy_(torch.roll(contents, shifts=int(ptr) % self.rows, dims=0))
+            self.ptr = int(ptr) % self.rows
+            return
+        self.buffer[:n] = contents
+        self.ptr = n % self.rows if self.rows else 0
+
+
+def check_whole_videos(b: int, clips_per_video: int) -> None:
+    if clips_per_video < 1 or b % clips_per_video:
+        raise ValueError(f"batch of {b} clips is not a whole number of videos of "
+                         f"{clips_per_video} clips")
+
+
 class OnlineKMeans:
     """MCN's online clustering of the fused embedding (§4.2, ``use_queue=1``, ``fastC=1``).
 
@@ -128,10 +208,13 @@ class OnlineKMeans:
         self.push_per_video = push_per_video
         self.max_iter, self.tol, self.empty = max_iter, tol, empty
         self.generator = torch.Generator().manual_seed(seed)
-        self.queue = torch.zeros(queue_rows, dim, device=device, dtype=dtype)
-        self.ptr = 0  # next row to write (ring buffer)
-        self.filled = 0  # rows written so far, capped at queue_rows
+        self._queue = FeatureQueue(queue_rows, dim, push_per_video, device=device, dtype=dtype)
         self.centroids: torch.Tensor | None = None
+
+    @property
+    def queue(self) -> torch.Tensor:
+        """The queue's ring buffer ``[queue_rows, dim]`` (its device and dtype are the run's)."""
+        return self._queue.buffer
 
     @staticmethod
     def queue_rows_for(queue_size: int, batch_clips: int) -> int:
@@ -140,7 +223,7 @@ class OnlineKMeans:
 
     @property
     def full(self) -> bool:
-        return self.queue_rows > 0 and self.filled >= self.queue_rows
+        return self._queue.full
 
     def reset_epoch(self) -> None:
         """Forget the centroids (next step refits from random init); keep the queue."""
@@ -148,9 +231,7 @@ class OnlineKMeans:
 
     def queue_contents(self) -> torch.Tensor:
         """Filled queue rows, oldest first ``[filled, dim]``."""
-        if self.filled < self.queue_rows:
-            return self.queue[:self.filled]
-        return torch.cat((self.queue[self.ptr:], self.queue[:self.ptr]))
+        return self._queue.contents()
 
     @torch.no_grad()
     def step(self, fused: torch.Tensor, step_in_epoch: int, clips_per_video: int) -> torch.Tensor:
@@ -159,9 +240,7 @@ class OnlineKMeans:
         b = fused.shape[0]
         if fused.dim() != 2 or fused.shape[1] != self.dim:
             raise ValueError(f"fused must be [B, {self.dim}], got {tuple(fused.shape)}")
-        if clips_per_video < 1 or b % clips_per_video:
-            raise ValueError(f"batch of {b} clips is not a whole number of videos of "
-                             f"{clips_per_video} clips")
+        check_whole_videos(b, clips_per_video)
         if self.centroids is None or step_in_epoch % self.refit_every == 0:
             X = torch.cat((self.queue_contents(), fused)) if self.full else fused
             self.centroids, labels = cosine_kmeans(
@@ -170,22 +249,8 @@ class OnlineKMeans:
             labels = labels[-b:]
         else:
             labels = assign_cosine(fused, self.centroids)
-        self._push(fused, clips_per_video)
+        self._queue.push(fused, clips_per_video)
         return labels
-
-    def _push(self, fused: torch.Tensor, clips_per_video: int) -> None:
-        if self.queue_rows == 0:
-            return
-        per_video = self.push_per_video or max(1, clips_per_video // 2)
-        per_video = min(per_video, clips_per_video)
-        rows = fused.reshape(-1, clips_per_video, self.dim)[:, :per_video].reshape(-1, self.dim)
-        rows = rows[-self.queue_rows:]  # a push larger than the queue keeps its newest rows
-        n = rows.shape[0]
-        first = min(n, self.queue_rows - self.ptr)
-        self.queue[self.ptr:self.ptr + first] = rows[:first]
-        self.queue[:n - first] = rows[first:]
-        self.ptr = (self.ptr + n) % self.queue_rows
-        self.filled = min(self.queue_rows, self.filled + n)
 
     def state_dict(self) -> dict:
         """Everything needed to resume exactly: queue (oldest first), centroids, RNG state."""
@@ -199,11 +264,7 @@ class OnlineKMeans:
             if state[key] != getattr(self, key):
                 raise ValueError(f"OnlineKMeans state has {key}={state[key]}, "
                                  f"this instance {getattr(self, key)}")
-        queue = state["queue"].to(device=self.queue.device, dtype=self.queue.dtype)
-        self.queue.zero_()
-        self.queue[:queue.shape[0]] = queue
-        self.filled = queue.shape[0]
-        self.ptr = self.filled % self.queue_rows if self.queue_rows else 0
+        self._queue.load(state["queue"])
         cents = state["centroids"]
         self.centroids = None if cents is None else cents.to(self.queue.device, self.queue.dtype)
         self.generator.set_state(state["generator"])

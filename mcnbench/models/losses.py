@@ -13,12 +13,14 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "MODALITIES", "CLUSTER_MODES", "mms_loss", "mms_pairs", "mms_triplet",
-    "cluster_contrast_loss", "clustering_loss", "fuse", "recon_loss", "mil_nce_loss", "nce_loss",
+    "MODALITIES", "CLUSTER_MODES", "CENTROID_MODES", "mms_loss", "mms_pairs", "mms_triplet",
+    "cluster_contrast_loss", "clustering_loss", "soft_cross_entropy", "prediction_loss", "fuse",
+    "recon_loss", "mil_nce_loss", "nce_loss",
 ]
 
 MODALITIES = ("video", "audio", "text")
-CLUSTER_MODES = ("joint", "fused", "per-modality", "none")
+CENTROID_MODES = ("joint", "fused", "per-modality")  # the centroid-contrast modes of clustering_loss
+CLUSTER_MODES = (*CENTROID_MODES, "none")
 DEFAULT_MARGIN = 0.001  # δ of MMS and of the centroid contrast (loss.py, Supp B.1)
 
 
@@ -71,17 +73,60 @@ def mms_triplet(video: torch.Tensor, audio: torch.Tensor | None, text: torch.Ten
     return sum(parts.values())  # type: ignore[return-value]
 
 
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``mean_i H(q_i, softmax(logits_i)) = mean_i -Σ_k q_ik log softmax(logits_i)_k``.
+
+    ``logits [B, K]``; ``targets`` either class ids ``[B]`` (int: plain cross-entropy) or
+    probabilities ``[B, K]`` (float, rows summing to 1; no gradient flows into them).
+    """
+    if not targets.is_floating_point():
+        return F.cross_entropy(logits, targets.to(device=logits.device, dtype=torch.long))
+    if targets.shape != logits.shape:
+        raise ValueError(f"soft targets {tuple(targets.shape)} do not match logits {tuple(logits.shape)}")
+    q = targets.detach().to(device=logits.device, dtype=logits.dtype)
+    return -(q * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
 def cluster_contrast_loss(x: torch.Tensor, centroids: torch.Tensor, labels: torch.Tensor,
                           margin: float = DEFAULT_MARGIN) -> torch.Tensor:
     """Centroid contrast (§4.2): mean_i -log softmax(x_i Cᵀ - margin·onehot(y_i))[y_i].
 
     ``x [B, D]``, ``centroids [K, D]`` (detached here: k-means owns them, no gradient),
-    ``labels [B]`` int in [0, K).
+    ``labels [B]`` int in [0, K) — or soft labels ``q [B, K]`` (float, rows summing to 1):
+    mean_i H(q_i, softmax(x_i Cᵀ - margin·q_i)), which is the hard loss when q_i is one-hot.
     """
     logits = x @ centroids.detach().to(x.dtype).t()  # [B, K]
+    if labels.is_floating_point():
+        q = labels.detach().to(device=logits.device, dtype=logits.dtype)
+        return soft_cross_entropy(logits - margin * q, q)
     labels = labels.to(device=logits.device, dtype=torch.long)
     logits = logits - margin * F.one_hot(labels, logits.shape[1]).to(logits.dtype)
     return F.cross_entropy(logits, labels)
+
+
+def prediction_loss(logits: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor], *,
+                    temperature: float = 1.0) -> torch.Tensor:
+    """Cluster prediction across sources: Σ_m Σ_{n ≠ m} H(q_n, softmax(z_m / τ)) / 3.
+
+    ``logits`` maps each modality m to its scores ``z_m [B, K]`` (prototype cosines, classifier
+    logits); ``targets`` maps each source n to its labels ``q_n`` (``[B]`` ids or ``[B, K]``
+    probabilities, see :func:`soft_cross_entropy`). Every modality predicts every *other*
+    source's labels, so:
+
+    * swapped prediction (Sinkhorn Swap, SwAV): sources = the modalities; six cross terms for
+      v, a, t (two without audio);
+    * joint prediction (Sinkhorn Joint, K-means Joint): one source ``"fused"``, predicted from
+      each modality: [H(q, p_v) + H(q, p_a) + H(q, p_t)] / 3.
+
+    The divisor stays 3 when a modality is dropped, as in :func:`clustering_loss`.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    terms = [soft_cross_entropy(z / temperature, targets[n])
+             for m, z in logits.items() for n in targets if n != m]
+    if not terms:
+        raise ValueError(f"no cross terms: logits {sorted(logits)}, targets {sorted(targets)}")
+    return sum(terms) / 3  # type: ignore[return-value]
 
 
 def fuse(out: _Embeddings, modalities: Sequence[str] = MODALITIES) -> torch.Tensor:
@@ -108,8 +153,10 @@ def clustering_loss(out: _Embeddings, centroids: torch.Tensor | Mapping[str, tor
       swap); without ``swap``: Σ_m cc(x_m, C_m, y_m) / 3.
     * ``none`` — zero.
 
-    The divisor stays 3 when ``modalities`` drops one (the reference's ``no_audio``/``no_video``
-    keep ``/ 3``).
+    ``labels`` may be soft (``[B, K]`` probabilities, see :func:`cluster_contrast_loss`). The
+    other clustering variants (``kmeans-joint``, ``sinkhorn-*``) predict labels through
+    :func:`prediction_loss`. The divisor stays 3 when ``modalities`` drops one (the reference's
+    ``no_audio``/``no_video`` keep ``/ 3``).
     """
     if mode not in CLUSTER_MODES:
         raise ValueError(f"unknown clustering mode {mode!r}; expected one of {CLUSTER_MODES}")

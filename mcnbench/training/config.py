@@ -2,14 +2,19 @@
 
 The defaults are the released MCN run (README command + args.py defaults). Baselines are
 overrides of the same config: contrastive-only = ``cluster_mode="none", recon=False``; per-modality
-clustering = ``cluster_mode="per-modality"``; MIL-NCE / NCE = ``loss="mil-nce"`` / ``"nce"``.
+clustering = ``cluster_mode="per-modality"``; MIL-NCE / NCE = ``loss="mil-nce"`` / ``"nce"``; the
+clustering variants of the paper's Table 6 = ``cluster_mode`` in ``sinkhorn-swap``,
+``sinkhorn-joint``, ``kmeans-joint``, ``per-modality`` with ``cluster_labels`` hard or soft.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, fields
 
-CLUSTER_MODES = ("joint", "fused", "per-modality", "none")
+CLUSTER_MODES = ("joint", "fused", "per-modality", "kmeans-joint", "sinkhorn-swap", "sinkhorn-joint",
+                 "none")
+KMEANS_MODES = ("joint", "fused", "per-modality", "kmeans-joint")  # the modes that run k-means
+CLUSTER_LABELS = ("hard", "soft")
 LOSSES = ("mms", "nce", "mil-nce")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 
@@ -32,8 +37,15 @@ class TrainConfig:
     ("joint": k-means on the fused (v+a+t)/3, centroid-contrast on each modality averaged — the
     released model; "fused": centroid-contrast on the fused vector (args ``mean=1``);
     "per-modality": one k-means per modality, each modality pulled to the other modalities'
-    centroids when ``cluster_swap`` (K-means Swap) else to its own; "none"), weighted by
-    ``cluster_weight``;
+    centroids when ``cluster_swap`` (K-means Swap) else to its own; "kmeans-joint": k-means on the
+    fused vector, a linear classifier on each modality predicts the fused vector's cluster
+    (K-means Joint); "sinkhorn-swap" / "sinkhorn-joint": ``n_clusters`` learnable prototypes,
+    Sinkhorn-Knopp codes (``sinkhorn_epsilon``, ``sinkhorn_iters``) of each modality / of the fused
+    vector predicted from every other modality / from each modality with softmax(scores /
+    ``cluster_temperature``), prototypes frozen during the first ``prototype_freeze_epochs``
+    epochs; "none"), weighted by ``cluster_weight``. ``cluster_labels``: "hard" targets (nearest
+    centroid, argmax code) or "soft" (the Sinkhorn codes; for k-means softmax(cos(x, C) /
+    ``cluster_temperature``)); equations in docs/training.md, "Clustering variants";
     ``recon`` adds ``recon_weight``·mean(recon). k-means: ``n_clusters`` centroids, a FIFO queue of
     ``queue_batches`` batches' worth of fused vectors (first half of each video's clips),
     warm-started refit every ``refit_every`` steps. ``no_audio`` drops the audio modality.
@@ -58,6 +70,11 @@ class TrainConfig:
     cluster_mode: str = "joint"
     cluster_weight: float = 1.0
     cluster_swap: bool = True
+    cluster_labels: str = "hard"
+    cluster_temperature: float = 0.1
+    sinkhorn_epsilon: float = 0.05
+    sinkhorn_iters: int = 3
+    prototype_freeze_epochs: int = 1
     recon: bool = True
     recon_weight: float = 50.0
     loss: str = "mms"
@@ -75,23 +92,29 @@ class TrainConfig:
     def validate(self) -> None:
         problems = []
         for name in ("epochs", "batch_videos", "n_pair", "audio_frames", "max_words", "n_clusters",
-                     "refit_every"):
+                     "refit_every", "sinkhorn_iters"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("warmup_steps", "queue_batches", "num_workers", "checkpoint_every"):
+        for name in ("warmup_steps", "queue_batches", "num_workers", "checkpoint_every",
+                     "prototype_freeze_epochs"):
             if int(getattr(self, name)) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.lr <= 0:
             problems.append(f"lr must be > 0, got {self.lr!r}")
         if self.cluster_mode not in CLUSTER_MODES:
             problems.append(f"cluster_mode must be one of {CLUSTER_MODES}, got {self.cluster_mode!r}")
+        if self.cluster_labels not in CLUSTER_LABELS:
+            problems.append(f"cluster_labels must be one of {CLUSTER_LABELS}, got {self.cluster_labels!r}")
+        for name in ("cluster_temperature", "sinkhorn_epsilon"):
+            if not float(getattr(self, name)) > 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.loss not in LOSSES:
             problems.append(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.amp not in AMP_MODES:
             problems.append(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             problems.append(f"device must be auto, cpu or cuda[:k], got {self.device!r}")
-        if self.cluster_mode != "none" and self.clips_per_batch < self.n_clusters:
+        if self.cluster_mode in KMEANS_MODES and self.clips_per_batch < self.n_clusters:
             problems.append(f"a batch of {self.clips_per_batch} clips cannot seed {self.n_clusters} "
                             "k-means clusters; raise batch_videos·n_pair or lower n_clusters")
         if problems:

@@ -10,7 +10,8 @@ Loss (reference mcn_spec §4, README run)::
 
 contrastive = Σ over the pairs (t,v), (a,t), (a,v) of MMS (or NCE / MIL-NCE) of the ``[B, B]``
 dot-product matrix; clustering = centroid contrast against online k-means of the detached fused
-``(v+a+t)/3`` (``cluster_mode``); the audio pairs and audio are dropped with ``no_audio``.
+``(v+a+t)/3``, or one of the Table 6 variants (``cluster_mode``,
+:mod:`mcnbench.training.clustering`); the audio pairs and audio are dropped with ``no_audio``.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ import torch
 from torch import nn
 
 from mcnbench.models.kmeans import OnlineKMeans
-from mcnbench.models.losses import clustering_loss, fuse, mil_nce_loss, mms_loss, nce_loss
+from mcnbench.models.losses import mil_nce_loss, mms_loss, nce_loss
 from mcnbench.models.mcn import MCNConfig, MCNNet, MCNOutput
+from mcnbench.training.clustering import ClusterObjective
 from mcnbench.training.config import TrainConfig
 from mcnbench.training.distributed import DistEnv, all_gather_with_grad, convert_batchnorm
 from mcnbench.training.schedule import warmup_cosine
@@ -80,30 +82,30 @@ class Trainer:
                        if "forward_sync_buffers" in inspect.signature(ddp).parameters
                        else {"broadcast_buffers": False})
             self.model = ddp(self.net, device_ids=ids, find_unused_parameters=True, **no_sync)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.modalities = ("video", "text") if cfg.no_audio else ("video", "audio", "text")
+        self.clustering = self._make_clustering()  # its heads (if any) train with the network
+        self.optimizer = torch.optim.Adam([*self.net.parameters(), *self.clustering.head.parameters()],
+                                          lr=cfg.lr)
         self.scheduler = warmup_cosine(self.optimizer, cfg.warmup_steps, self.total_steps)
         self.amp = amp_dtype(cfg.amp, str(self.device))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
-        self.modalities = ("video", "text") if cfg.no_audio else ("video", "audio", "text")
-        self.kmeans = self._make_kmeans()
 
     # -- construction -----------------------------------------------------------------------
-    def _make_kmeans(self) -> dict[str, OnlineKMeans]:
-        cfg = self.cfg
-        if cfg.cluster_mode == "none":
-            return {}
-        rows = OnlineKMeans.queue_rows_for(cfg.queue_batches, cfg.clips_per_batch)
-        names = self.modalities if cfg.cluster_mode == "per-modality" else ("fused",)
-        return {name: OnlineKMeans(cfg.n_clusters, self.model_config.embd_dim, rows,
-                                   cfg.refit_every, seed=cfg.seed + i, device=self.device,
-                                   dtype=torch.promote_types(torch.float32, torch.get_default_dtype()))
-                for i, name in enumerate(names)}
+    def _make_clustering(self) -> ClusterObjective:
+        """k-means / Sinkhorn state and heads of ``cfg.cluster_mode`` (outside the network, so
+        ``model.pth`` keeps the released keys)."""
+        return ClusterObjective(self.cfg, self.model_config.embd_dim, self.modalities,
+                                total_steps=self.total_steps, device=self.device,
+                                dtype=torch.promote_types(torch.float32, torch.get_default_dtype()))
+
+    @property
+    def kmeans(self) -> dict[str, OnlineKMeans]:
+        return self.clustering.kmeans
 
     # -- one iteration ----------------------------------------------------------------------
     def start_epoch(self) -> None:
         """MCN's ``fastC``: forget the centroids at each epoch start (queue kept)."""
-        for km in self.kmeans.values():
-            km.reset_epoch()
+        self.clustering.start_epoch()
 
     def step(self, batch: dict[str, torch.Tensor], step_in_epoch: int) -> dict[str, float]:
         """One optimiser step on this rank's ``batch`` (:func:`collate_clips` layout, video-major
@@ -147,18 +149,8 @@ class Trainer:
         zero = out.video.new_zeros(())
         contrastive = sum((self._contrastive(getattr(out, x), getattr(out, y))
                            for x, y in PAIRS if x in self.modalities and y in self.modalities), zero)
-        cluster = zero
-        if cfg.cluster_mode != "none":
-            if cfg.cluster_mode == "per-modality":
-                labels = {m: self.kmeans[m].step(getattr(out, m), step_in_epoch, cfg.n_pair)
-                          for m in self.modalities}
-                cents = {m: self.kmeans[m].centroids for m in self.modalities}
-            else:
-                km = self.kmeans["fused"]
-                labels = km.step(fuse(out, self.modalities).detach(), step_in_epoch, cfg.n_pair)
-                cents = km.centroids
-            cluster = clustering_loss(out, cents, labels, cfg.cluster_mode, margin=cfg.margin,
-                                      modalities=self.modalities, swap=cfg.cluster_swap)
+        # the scheduler has stepped once per optimiser step: its count is this step's index
+        cluster = self.clustering.loss(out, step_in_epoch, self.scheduler.last_epoch)
         recon = out.recon_per_clip.mean() if out.recon_per_clip is not None and cfg.recon else zero
         loss = contrastive + cfg.cluster_weight * cluster + cfg.recon_weight * recon
         return loss, {"mms": contrastive, "cluster": cluster, "recon": recon}
@@ -173,15 +165,11 @@ class Trainer:
     def state_dict(self) -> dict:
         return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-                "kmeans": {name: km.state_dict() for name, km in self.kmeans.items()}}
+                **self.clustering.state_dict()}  # kmeans, sinkhorn, cluster_head
 
     def load_state_dict(self, state: dict) -> None:
+        self.clustering.load_state_dict(state)  # first: names a clustering-mode mismatch
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        if set(state["kmeans"]) != set(self.kmeans):
-            raise ValueError(f"checkpoint has k-means {sorted(state['kmeans'])}, this run "
-                             f"{sorted(self.kmeans)}")
-        for name, km in self.kmeans.items():
-            km.load_state_dict(state["kmeans"][name])
