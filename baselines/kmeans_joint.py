@@ -5,8 +5,8 @@ Table 6 "K-means, Joint" row; "K-means, Centroid" is ``mcn`` itself).
 [CE(W v + b, y) + CE(W a + b, y) + CE(W t + b, y)] / 3, y the fused vector's nearest centroid
 (docs/training.md, "Clustering variants"); ``--set cluster_labels=soft`` uses softmax(cos / τ).
 """
-from mcnbench.models.zoo import build_mcn
 from mcnbench.registry import register_model
+from mcnbench.zoo.mcn import build_mcn
 
 
 @register_model("kmeans-joint", version="1",

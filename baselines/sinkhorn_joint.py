@@ -4,8 +4,8 @@
 [H(q, p_v) + H(q, p_a) + H(q, p_t)] / 3 with q the fused vector's code over learnable
 prototypes and p_m = softmax(s_m / τ) (docs/training.md, "Clustering variants").
 """
-from mcnbench.models.zoo import build_mcn
 from mcnbench.registry import register_model
+from mcnbench.zoo.mcn import build_mcn
 
 
 @register_model("sinkhorn-joint", version="1",

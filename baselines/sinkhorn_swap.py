@@ -5,8 +5,8 @@ Each modality's Sinkhorn-Knopp code over learnable prototypes is predicted from 
 scores of every other modality: Σ_m Σ_{n≠m} H(q_n, softmax(s_m / τ)) / 3, with hard (argmax) or
 soft codes (docs/training.md, "Clustering variants").
 """
-from mcnbench.models.zoo import build_mcn
 from mcnbench.registry import register_model
+from mcnbench.zoo.mcn import build_mcn
 
 
 @register_model("sinkhorn-swap", version="1",

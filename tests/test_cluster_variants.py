@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from mcnbench.models.checkpoint import load_mcn
-from mcnbench.models.context import ModelContext
 from mcnbench.models.mcn import MCNConfig, MCNNet
 from mcnbench.registry import get_model
-from mcnbench.train import TrainConfig, read_log, train
+from mcnbench.training import TrainConfig, read_log, train
 from mcnbench.training.clustering import ClusterObjective
 from mcnbench.training.trainer import Trainer
+from mcnbench.zoo.context import ModelContext
 
 VARIANTS = [("sinkhorn-swap", "hard"), ("sinkhorn-swap", "soft"), ("sinkhorn-joint", "hard"),
             ("sinkhorn-joint", "soft"), ("kmeans-joint", "hard"), ("kmeans-joint", "soft")]
@@ -185,7 +185,7 @@ def tiny_root(tmp_path_factory):
 
 
 def _configs(root, **changes):
-    from mcnbench.models.zoo import build_configs
+    from mcnbench.zoo.mcn import build_configs
 
     # embd_dim 64 keeps these runs short; the variants, not the learning, are under test here
     return build_configs(ModelContext(root), {"device": "cpu", "embd_dim": 64, **changes})

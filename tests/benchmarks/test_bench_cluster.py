@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from mcnbench.data.synth import model_hints
-from mcnbench.models.embedder import network_config
 from mcnbench.models.mcn import MCNConfig
 from mcnbench.training.clustering import ClusterObjective
 from mcnbench.training.config import TrainConfig
 from mcnbench.training.trainer import Trainer
+from mcnbench.zoo.mcn_model import network_config
 
 VIDEO_DIM, WE_DIM = 128, 100  # the default world's 2·video_half_dim and word2vec size
 MODES = ["joint", "per-modality", "kmeans-joint", "sinkhorn-swap", "sinkhorn-joint"]
