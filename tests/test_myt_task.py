@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mcnbench.data.mining_youtube import load_mining_youtube
-from mcnbench.models.precomputed import PrecomputedModel
 from mcnbench.registry import get_task
+from mcnbench.zoo.precomputed import PrecomputedModel
 
 pytest_plugins = ("conftest_tasks",)  # tiny_world, oracle_dir
 
