@@ -21,6 +21,7 @@ from mcnbench.task import (
     TaskResult,
     embed_seconds,
     embed_texts,
+    fuse,
     has_inputs,
     progress,
     step_scores,
@@ -30,18 +31,21 @@ from mcnbench.task import (
 DESCRIPTION = "CrossTask step localisation: t_k·(v+a) per second, ordered DP, recall (18 tasks)"
 
 
-@register_task("crosstask", version="1", description=DESCRIPTION)
+@register_task("crosstask", version="2", description=DESCRIPTION)
 class CrossTask(Task):
     name = "crosstask"
-    version = "1"
+    version = "2"  # 2: IoU/IoD and the clustering metrics added
     description = DESCRIPTION
     main_score = "recall"
-    # MCN Table 2 (its own protocol: DP on raw scores, per-video recall). Per-task numbers
-    # (Supp. Table I) are in docs/tasks.md.
-    paper = {"recall": 35.1}
+    # MCN Table 2 (its own protocol: DP on raw scores, per-video recall) and Table 3 (clustering).
+    # Per-task numbers (Supp. Table I) are in docs/tasks.md.
+    paper = {"recall": 35.1, "IoD": 33.6, "IoU": 22.2, "cluster/NMI": 65.5, "cluster/ARI": 48.5,
+             "cluster/Acc": 57.6, "cluster/H": 0.34, "cluster/p_max": 83.8}
+    lower_is_better = frozenset({"cluster/H"})
     defaults = {"fusion": "video+audio", "dp_input": "log_softmax", "short": "diagonal",
                 "max_words": 30, "audio_frames": 1024, "window_s": 8.0, "chunk_size": 256,
-                "n_train": 30, "split_seed": 0, "write_split": False}
+                "n_train": 30, "split_seed": 0, "write_split": False, "cluster_seed": 0,
+                "cluster_n_init": 10}
     choices = {"fusion": FUSIONS, "dp_input": ("log_softmax", "raw"),
                "short": ("diagonal", "skip"), "write_split": (False, True)}
 
@@ -104,7 +108,7 @@ class CrossTask(Task):
         by_task = {tid: step_emb[offsets[i]:offsets[i + 1]]
                    for i, tid in enumerate(release.tasks)}
 
-        videos, scores, truths, dropped, used = [], [], [], [], ""
+        videos, scores, truths, dropped, used, clusters = [], [], [], [], "", []
         for task, vid in progress(split, desc="crosstask videos", total=len(split), unit="video"):
             if (task, vid) not in release.annotations or not has_inputs(release, vid):
                 dropped.append(f"{task}_{vid}")
@@ -117,6 +121,7 @@ class CrossTask(Task):
             truths.append(crosstask_ground_truth([tuple(g) for g in segs], len(s), card.n_steps))
             videos.append((task, vid))
             scores.append(s)
+            clusters.append(self._cluster(emb, truths[-1], opts))
 
         dp = crosstask_dp_batch(scores, log_softmax=opts["dp_input"] == "log_softmax",
                                 short=opts["short"])
@@ -129,6 +134,7 @@ class CrossTask(Task):
                           dtype=np.int64).reshape(-1, 3)
         metrics = {"recall": 100 * rec["recall"], "recall_per_video": 100 * rec["recall_per_video"]}
         metrics.update({f"recall/{t}": 100 * r for t, r in rec["per_task"].items()})
+        metrics.update(_overlap_and_clusters(preds_by_task, clusters))
         info = {
             **split_info, "videos_in_split": len(split), "videos_scored": len(videos),
             "videos_dropped_missing_files": len(dropped), "dropped": dropped[:50],
@@ -142,9 +148,45 @@ class CrossTask(Task):
             "task_titles": {t: c.title for t, c in release.tasks.items()},
             "fusion_used": used, "dp_input": opts["dp_input"],
             "steps_text": text_report(data_root, texts, opts["max_words"]),
+            "videos_clustered": sum(c is not None for c in clusters),
+            "clustering": "k-means (k = steps present) on the L2-normalised per-second "
+                          f"{used} embeddings of the seconds inside exactly one step",
         }
         per_query = {"video_ids": np.asarray([v for _, v in videos], dtype=str),
                      "task_ids": np.asarray([t for t, _ in videos], dtype=str),
                      "T": np.asarray([len(s) for s in scores], dtype=np.int64),
-                     "matches": counts[:, 0], "hits": counts[:, 1], "present": counts[:, 2]}
+                     "matches": counts[:, 0], "hits": counts[:, 1], "present": counts[:, 2],
+                     **_cluster_columns(clusters)}
         return TaskResult(metrics, per_query, info)
+
+    def _cluster(self, emb: dict, y_true: np.ndarray, opts: dict) -> dict | None:
+        """Clustering scores of one video's step seconds (None: fewer than 2 steps present)."""
+        from mcnbench.metrics.clustering import cluster_video, single_label_seconds
+
+        keep, labels = single_label_seconds(y_true)
+        if len(np.unique(labels)) < 2:
+            return None
+        fused, _ = fuse(emb, opts["fusion"])
+        return cluster_video(fused[keep], labels, seed=opts["cluster_seed"],
+                             n_init=opts["cluster_n_init"])
+
+
+def _overlap_and_clusters(preds_by_task: dict, clusters: list) -> dict:
+    """IoU / IoD of the DP's seconds (per task, then mean over tasks) and the clustering scores
+    averaged over the clustered videos; percent (``cluster/H`` in nats)."""
+    from mcnbench.metrics.clustering import mean_scores
+    from mcnbench.metrics.overlap import crosstask_overlap
+
+    ov = crosstask_overlap(preds_by_task)
+    out = {"IoU": 100 * ov["iou"], "IoD": 100 * ov["iod"]}
+    scores = mean_scores([c for c in clusters if c is not None])
+    out.update({f"cluster/{k}": v if k == "H" else 100 * v for k, v in scores.items()})
+    return out
+
+
+def _cluster_columns(clusters: list) -> dict[str, np.ndarray]:
+    """Per-video clustering scores as per-query columns ``cluster_<score>`` (NaN: not clustered)."""
+    from mcnbench.metrics.clustering import SCORES
+
+    return {f"cluster_{k}": np.array([np.nan if c is None else c[k] for c in clusters])
+            for k in SCORES}

@@ -37,16 +37,20 @@ def class_text_id(name: str) -> str:
     return f"class:{name}"
 
 
-@register_task("mining_youtube", version="1", description=DESCRIPTION)
+@register_task("mining_youtube", version="2", description=DESCRIPTION)
 class MiningYouTube(Task):
     name = "mining_youtube"
-    version = "1"
+    version = "2"  # 2: the clustering metrics added
     description = DESCRIPTION
     main_score = "IoU"
-    paper = {"recall": 18.1, "IoD": 32.0, "IoU": 23.1}  # MCN Table 2
+    paper = {"recall": 18.1, "IoD": 32.0, "IoU": 23.1,  # MCN Table 2; clustering: Supp. Table A
+             "cluster/NMI": 75.8, "cluster/ARI": 48.0, "cluster/Acc": 61.7, "cluster/H": 0.40,
+             "cluster/p_max": 80.8}
+    lower_is_better = frozenset({"cluster/H"})
     defaults = {"fusion": "video+audio", "max_words": 30, "audio_frames": 1024, "window_s": 8.0,
                 "chunk_size": 256, "background_text": "background", "unknown_labels": "background",
-                "min_len": 1, "poisson_mean": None, "iou_average": "dataset"}
+                "min_len": 1, "poisson_mean": None, "iou_average": "dataset", "cluster_seed": 0,
+                "cluster_n_init": 10}
     choices = {"fusion": FUSIONS, "unknown_labels": ("background", "error"),
                "iou_average": ("dataset", "video")}
 
@@ -91,7 +95,7 @@ class MiningYouTube(Task):
             raise DataError(data.root / "annotations", f"label {unknown[0]!r}",
                             f"not in weakYouTube_dict.txt ({len(unknown)} such labels)")
 
-        ids, preds, gts, items, dropped, used = [], [], [], [], [], ""
+        ids, preds, gts, items, dropped, used, clusters = [], [], [], [], [], "", []
         for vid in progress(data.videos, desc="mining_youtube videos", unit="video"):
             if not has_inputs(data, vid):
                 dropped.append(vid)
@@ -104,6 +108,7 @@ class MiningYouTube(Task):
             preds.append(pred)
             gts.append(gt)
             items.append(item)
+            clusters.append(_cluster(emb, gt, opts))
 
         with_steps = [it for it in items if it is not None]
         rec = step_recall(with_steps) if with_steps else {"recall": float("nan"),
@@ -114,6 +119,7 @@ class MiningYouTube(Task):
                    "IoU": 100 * no_bg["iou"], "IoD": 100 * no_bg["iod"],
                    "IoU_bg": 100 * with_bg["iou"], "IoD_bg": 100 * with_bg["iod"],
                    "recall": 100 * rec["recall"]}
+        metrics.update(_cluster_means(clusters))
         correct = np.array([int((p == g).sum()) for p, g in zip(preds, gts, strict=True)],
                            dtype=np.int64)
         lengths = np.array([len(g) for g in gts], dtype=np.int64)
@@ -167,3 +173,23 @@ def _step_items(scores: np.ndarray, runs: list[tuple[int, int, int]], bg: int):
     for k, (_, s, e) in enumerate(steps):
         y[s:e, k] = 1
     return scores[:, [c for c, _, _ in steps]], y
+
+
+def _cluster(emb: dict, gt: np.ndarray, opts: dict) -> dict | None:
+    """Clustering scores of one video: k-means with k = its labels present, background
+    included, on every second (None: fewer than 2 labels)."""
+    from mcnbench.metrics.clustering import cluster_video
+    from mcnbench.task import fuse
+
+    if len(np.unique(gt)) < 2:
+        return None
+    return cluster_video(fuse(emb, opts["fusion"])[0], gt, seed=opts["cluster_seed"],
+                         n_init=opts["cluster_n_init"])
+
+
+def _cluster_means(clusters: list) -> dict[str, float]:
+    """``cluster/<score>`` averaged over the clustered videos: percent, ``cluster/H`` in nats."""
+    from mcnbench.metrics.clustering import mean_scores
+
+    scores = mean_scores([c for c in clusters if c is not None])
+    return {f"cluster/{k}": v if k == "H" else 100 * v for k, v in scores.items()}
