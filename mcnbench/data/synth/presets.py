@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # Bumped whenever the same preset and seed would give different files.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 Range = tuple[float, float]
 
@@ -85,6 +85,17 @@ class Knobs:
     myt_background: Range = (0.6, 0.8)
     myt_p_repeat: float = 0.25
     myt_p_bom: float = 0.9             # .srt files starting with a UTF-8 BOM (248 of 250)
+    # -- UCF-101 / HMDB-51 twins (zero-shot action recognition) ---------------------------------
+    ucf_classes: int = 20
+    ucf_videos_per_class: int = 6
+    ucf_unseen: float = 0.25           # fraction of the classes never in the corpus
+    ucf_p_audio: float = 0.5           # videos with a soundtrack (about half of real UCF-101)
+    hmdb_classes: int = 12
+    hmdb_videos_per_class: int = 6
+    hmdb_unseen: float = 0.25
+    action_duration_s: Range = (4.0, 10.0)
+    action_noise_scale: float = 1.25   # multiplies every noise of both twins
+    action_domain_shift: float = 0.3   # σ of a feature offset shared by each twin's videos
 
     def validate(self) -> Knobs:
         """Raise ValueError on inconsistent knobs; returns self."""
@@ -103,6 +114,13 @@ class Knobs:
             a, b = getattr(self, name)
             if not 0.0 < a <= b < 1.0:
                 raise ValueError(f"{name} must be (lo, hi) within (0, 1), got {a, b}")
+        for name in ("ucf_unseen", "hmdb_unseen", "ucf_p_audio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        for name, low in (("ucf_classes", 2), ("hmdb_classes", 2), ("ucf_videos_per_class", 1),
+                          ("hmdb_videos_per_class", 1)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
         if self.myt_background[0] < 0.6:
             raise ValueError("myt_background must keep >= 60% background (the MYT regime)")
         for f in dataclasses.fields(self):
@@ -135,7 +153,8 @@ PRESETS: dict[str, Preset] = {
               msrvtt_concepts=16, msrvtt_duration_s=(6.0, 12.0),
               crosstask_primary=2, crosstask_videos=33, crosstask_related=1,
               crosstask_related_videos=2, crosstask_duration_s=(12.0, 24.0),
-              myt_dishes=2, myt_videos=4, myt_duration_s=(40.0, 80.0)),
+              myt_dishes=2, myt_videos=4, myt_duration_s=(40.0, 80.0), ucf_classes=8,
+              ucf_videos_per_class=3, hmdb_classes=6, hmdb_videos_per_class=3),
         _hints(512, (8, 16, 16, 32), 32, 2, 8, 8, 3.0, 200, 20, 3e-3, 5, 8, 2, 2)),
     "default": Preset(
         Knobs(),
@@ -145,7 +164,8 @@ PRESETS: dict[str, Preset] = {
               corpus_videos=48, youcook2_clips=200, msrvtt_clips=100, msrvtt_concepts=40,
               crosstask_primary=2, crosstask_videos=33, crosstask_related=1,
               crosstask_related_videos=2, crosstask_duration_s=(30.0, 60.0), myt_dishes=2,
-              myt_videos=3),
+              myt_videos=3, ucf_classes=8, ucf_videos_per_class=2, hmdb_classes=6,
+              hmdb_videos_per_class=2),
         _hints(6144, (128, 256, 512, 1024), 1024, 30, 128, 32, 10.0, 1000, 20, 1e-4, 5000,
                256, 20, 20)),
 }
