@@ -127,45 +127,56 @@ def cluster_scores(labels_true, labels_pred) -> dict[str, float]:
 
 @dataclass
 class KMeansResult:
-    """labels: [N] int64 in [0, k); centroids: [k, D]; inertia: sum of squared distances."""
+    """labels: [N] int64 in [0, k); centroids: [k, D] (of the normalised rows when normalising);
+    inertia: sum of squared distances to the assigned centroids."""
 
     labels: np.ndarray
     centroids: np.ndarray
     inertia: float
 
 
-def _plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007): each next centre drawn with probability
-    proportional to the squared distance to the nearest centre chosen so far."""
-    centres = [int(rng.integers(len(x)))]
-    d2 = ((x - x[centres[0]]) ** 2).sum(axis=1)
+def _plusplus(G: np.ndarray, k: int, rng: np.random.Generator) -> list[int]:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) on the Gram matrix ``G [N, N]``: each next
+    centre drawn with probability proportional to the squared distance to the nearest centre
+    chosen so far (``|x_i - x_p|² = G_ii + G_pp - 2 G_ip``)."""
+    diag = np.diag(G)
+    centres = [int(rng.integers(len(G)))]
+    d2 = np.maximum(diag + diag[centres[0]] - 2.0 * G[:, centres[0]], 0.0)
     for _ in range(1, k):
         total = d2.sum()
-        nxt = int(rng.choice(len(x), p=d2 / total)) if total > 0 else int(rng.integers(len(x)))
+        nxt = int(rng.choice(len(G), p=d2 / total)) if total > 0 else int(rng.integers(len(G)))
         centres.append(nxt)
-        d2 = np.minimum(d2, ((x - x[nxt]) ** 2).sum(axis=1))
-    return x[centres].copy()
+        d2 = np.minimum(d2, np.maximum(diag + diag[nxt] - 2.0 * G[:, nxt], 0.0))
+    return centres
 
 
-def _lloyd(x: np.ndarray, centroids: np.ndarray, max_iter: int, tol: float
-           ) -> KMeansResult:
-    sq = (x ** 2).sum(axis=1)
+def _distances(G: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``[N, k]`` squared distances of the points to the centroids ``W.T @ x`` (W ``[N, k]``)."""
+    GW = G @ W
+    return np.diag(G)[:, None] - 2.0 * GW + np.einsum("nk,nk->k", W, GW)[None, :]
+
+
+def _lloyd(G: np.ndarray, centres: list[int], max_iter: int, tol: float
+           ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lloyd's iterations with every centroid a weighted mean of the points (weights ``W``), so
+    that only the Gram matrix is needed: (labels [N], W [N, k], inertia)."""
+    n, k = len(G), len(centres)
+    W = np.zeros((n, k))
+    W[centres, np.arange(k)] = 1.0
     for _ in range(max_iter):
-        d2 = sq[:, None] - 2.0 * x @ centroids.T + (centroids ** 2).sum(axis=1)[None, :]
-        labels = d2.argmin(axis=1)
-        new = centroids.copy()
-        for j in range(len(centroids)):  # an emptied cluster keeps its centre
-            members = labels == j
-            if members.any():
-                new[j] = x[members].mean(axis=0)
-        shift = float(((new - centroids) ** 2).sum())
-        centroids = new
+        labels = _distances(G, W).argmin(axis=1)
+        counts = np.bincount(labels, minlength=k)
+        new = np.zeros_like(W)
+        new[np.arange(n), labels] = 1.0
+        new = np.where(counts > 0, new / np.maximum(counts, 1), W)  # an emptied cluster stays
+        diff = new - W
+        shift = float(np.einsum("nk,nk->", diff, G @ diff))  # Σ_j |c_j(new) - c_j(old)|²
+        W = new
         if shift <= tol:
             break
-    d2 = sq[:, None] - 2.0 * x @ centroids.T + (centroids ** 2).sum(axis=1)[None, :]
+    d2 = _distances(G, W)
     labels = d2.argmin(axis=1)
-    inertia = float(np.maximum(d2[np.arange(len(x)), labels], 0.0).sum())
-    return KMeansResult(labels.astype(np.int64), centroids, inertia)
+    return labels.astype(np.int64), W, float(np.maximum(d2[np.arange(n), labels], 0.0).sum())
 
 
 def kmeans(x, k: int, *, seed: int = 0, n_init: int = 10, max_iter: int = 100,
@@ -174,7 +185,9 @@ def kmeans(x, k: int, *, seed: int = 0, n_init: int = 10, max_iter: int = 100,
     restarts from ``np.random.default_rng(seed)``, the lowest inertia kept (the first on a tie).
 
     normalize: L2-normalise the rows first (cosine geometry; zero rows stay zero). ``k`` is
-    capped at the number of distinct rows (k-means cannot split identical points).
+    capped at the number of distinct rows (k-means cannot split identical points). Everything
+    runs on the ``[N, N]`` Gram matrix (a centroid is a mean of points, so distances to it are
+    inner products of points): the cost per iteration is N² k, whatever D is.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
@@ -184,14 +197,16 @@ def kmeans(x, k: int, *, seed: int = 0, n_init: int = 10, max_iter: int = 100,
     if normalize:
         norm = np.linalg.norm(x, axis=1, keepdims=True)
         x = x / np.where(norm > 0, norm, 1.0)
-    k = max(1, min(int(k), len(np.unique(x, axis=0))))
+    k = max(1, min(int(k), len({row.tobytes() for row in x})))
+    G = x @ x.T
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(max(1, int(n_init))):
-        res = _lloyd(x, _plusplus(x, k, rng), max_iter, tol)
-        if best is None or res.inertia < best.inertia - 1e-12:
+        res = _lloyd(G, _plusplus(G, k, rng), max_iter, tol)
+        if best is None or res[2] < best[2] - 1e-12:
             best = res
-    return best
+    labels, W, inertia = best
+    return KMeansResult(labels, W.T @ x, inertia)
 
 
 def cluster_video(embeddings, labels, *, k: int | None = None, seed: int = 0,
