@@ -271,8 +271,10 @@ class RetrievalTask(Task):
     defaults: ClassVar[dict[str, Any]] = {"fusion": "video+audio", "max_words": 20,
                                           "audio_frames": 0, "chunk_size": 256,
                                           "direction": "t2va"}
-    # query → gallery modalities (mcnbench.metrics.directions; Supp. Table C)
+    # query → gallery modalities (mcnbench.metrics.directions; Supp. Table C); a non-default
+    # direction is another measurement: reports give it its own column, titled with it
     choices = {"fusion": FUSIONS, "direction": ("t2va", "t2v", "a2v", "v2t", "va2t")}
+    view_options: ClassVar[tuple[str, ...]] = ("direction",)
 
     @abstractmethod
     def read_pickle(self, path: Path):

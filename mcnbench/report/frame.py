@@ -60,7 +60,24 @@ def recall_k(metric: str) -> int | None:
 
 
 def task_title(task: str) -> str:
-    return TASK_TITLES.get(task, task)
+    """Display title; a task *view* ``name[value]`` (see :func:`_task_view`) reads
+    ``Title (value)``."""
+    base, _, view = task.partition("[")
+    title = TASK_TITLES.get(base, base)
+    return f"{title} ({view.rstrip(']')})" if view else title
+
+
+def _task_view(record: ResultRecord) -> str:
+    """The record's task name, with the values of its non-default *view options* appended
+    (``youcook2[a2v]``): a task class lists in ``view_options`` the options that make its
+    numbers a different measurement (a retrieval direction), which a table must keep in its own
+    column rather than average with the default's."""
+    name = record.task.get("name", "")
+    keys = _task_attr(name, "view_options") or ()
+    defaults = _task_attr(name, "defaults") or {}
+    opts = record.task.get("options") or {}
+    parts = [str(opts[k]) for k in keys if k in opts and opts[k] != defaults.get(k)]
+    return f"{name}[{','.join(parts)}]" if parts else name
 
 
 # loading --------------------------------------------------------------------------------------
@@ -105,6 +122,8 @@ def enrich(df: pd.DataFrame) -> pd.DataFrame:
     else:
         df = df.join(extra, on="path")
     configs = {p: r.model.get("config") or {} for p, r in records.items()}
+    if records:
+        df["task"] = df["path"].map({p: _task_view(r) for p, r in records.items()}).fillna(df["task"])
     df["variant"] = _variant_labels(df, configs)
     df["label"] = np.where(df["variant"].astype(str) != "", df["model"] + " (" + df["variant"] + ")",
                            df["model"])
