@@ -88,20 +88,25 @@ def group_by_video(clip_ids, key=lambda clip_id: clip_id[:11]) -> tuple[list[str
     return videos, np.fromiter((index[n] for n in names), dtype=np.int64, count=len(names))
 
 
-def best_clip_scores(m: np.ndarray, video: np.ndarray, n_videos: int) -> np.ndarray:
-    """``[Q, V]``: for each caption, the score of each video's best clip (``max_j m[c, j]``)."""
-    order = np.argsort(video, kind="stable")
-    counts = np.bincount(video, minlength=n_videos)
+def _grouped(ufunc, a: np.ndarray, group: np.ndarray, n_groups: int, axis: int) -> np.ndarray:
+    """``ufunc.reduceat`` of ``a`` over the entries of each group along ``axis`` (every group
+    non-empty): ``[.., n_groups, ..]``. One pass, unlike ``np.add.at``."""
+    counts = np.bincount(group, minlength=n_groups)
     if (counts == 0).any():
         raise ValueError(f"video {int(np.flatnonzero(counts == 0)[0])} has no clip")
+    order = np.argsort(group, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.maximum.reduceat(m[:, order], starts, axis=1)
+    return ufunc.reduceat(np.take(a, order, axis=axis), starts, axis=axis)
+
+
+def best_clip_scores(m: np.ndarray, video: np.ndarray, n_videos: int) -> np.ndarray:
+    """``[Q, V]``: for each caption, the score of each video's best clip (``max_j m[c, j]``)."""
+    return _grouped(np.maximum, m, video, n_videos, axis=1)
 
 
 def caption_average(per_caption: np.ndarray, video: np.ndarray, n_videos: int) -> np.ndarray:
     """``[V, V]``: row a = mean over the captions of video a of ``per_caption`` rows ``[Q, V]``."""
-    sums = np.zeros((n_videos, per_caption.shape[1]), dtype=np.float64)
-    np.add.at(sums, video, per_caption)
+    sums = _grouped(np.add, per_caption.astype(np.float64), video, n_videos, axis=0)
     return sums / np.bincount(video, minlength=n_videos)[:, None]
 
 
@@ -125,12 +130,8 @@ def vote_totals(share: np.ndarray, item_video: np.ndarray | None, caption_video:
     ``item_video`` is None); caption_video: ``[Q]`` video of each caption.
     """
     if item_video is not None:
-        per_video = np.zeros((share.shape[0], n_videos))
-        np.add.at(per_video.T, item_video, share.T)
-        share = per_video
-    totals = np.zeros((n_videos, n_videos))
-    np.add.at(totals, caption_video, share)
-    return totals
+        share = _grouped(np.add, share, item_video, n_videos, axis=1)
+    return _grouped(np.add, share, caption_video, n_videos, axis=0)
 
 
 def vote_hits(totals: np.ndarray, k: int, tie_rule: str) -> np.ndarray:
@@ -143,11 +144,11 @@ def vote_hits(totals: np.ndarray, k: int, tie_rule: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------- legacy
 
-def _legacy_vote_hits(scores: np.ndarray, item_video: np.ndarray | None,
+def _legacy_vote_hits(order: np.ndarray, item_video: np.ndarray | None,
                       caption_video: np.ndarray, n_videos: int, k: int) -> np.ndarray:
-    """The published majority vote with numpy's sorts made stable (see module doc)."""
-    order = np.argsort(scores, axis=1, kind="stable")[:, -k:]
-    votes = order if item_video is None else item_video[order]
+    """The published majority vote with numpy's sorts made stable (see module doc); ``order``
+    is the stable ascending argsort of each caption's scores."""
+    votes = order[:, -k:] if item_video is None else item_video[order[:, -k:]]
     hits = np.zeros(n_videos, dtype=bool)
     for v in range(n_videos):
         ids, counts = np.unique(votes[caption_video == v], return_counts=True)
@@ -199,9 +200,10 @@ def video_retrieval(m, video: np.ndarray, videos: list[str], *, tie_rule: str = 
         caption_metrics = retrieval_metrics(res, ks, complete_size=denom)
     for name, scores, item_video in (("mv_video", per_caption, None), ("mv_clip", m, video)):
         cols = []
+        order = np.argsort(scores, axis=1, kind="stable") if legacy else None
         for k in ks:
             if legacy:
-                cols.append(_legacy_vote_hits(scores, item_video, video, V, k))
+                cols.append(_legacy_vote_hits(order, item_video, video, V, k))
             else:
                 totals = vote_totals(top_k_share(scores, k), item_video, video, V)
                 cols.append(vote_hits(totals, k, tie_rule))
