@@ -38,7 +38,7 @@ def test_writes_one_record_per_task(real_root, tmp_path):
     assert [p.parent.name for p in paths] == ["crosstask", "mining_youtube"]
     ct = read_record(paths[0])
     assert ct.model["name"] == HASH and ct.model["config"] == {"dim": 8, "seed": 0}
-    assert ct.task == {"name": "crosstask", "version": "1",
+    assert ct.task == {"name": "crosstask", "version": runner.make_task("crosstask").version,
                        "options": runner.make_task("crosstask").options()}
     assert ct.data["kind"] == "real" and len(ct.data["fingerprint"]) == 64
     assert ct.main_score == "recall" and ct.tie_rule == "mean" and ct.seed == 0
@@ -104,7 +104,8 @@ def test_bad_requests_fail_before_running(real_root, tmp_path):
 
 
 def test_resolve_tasks():
-    assert runner.resolve_tasks("all") == ["crosstask", "mining_youtube", "msrvtt", "youcook2"]
+    assert runner.resolve_tasks("all") == ["crosstask", "hmdb51", "mining_youtube", "msrvtt", "ucf101",
+                                           "youcook2", "youcook2_video"]
     assert runner.resolve_tasks("msrvtt, youcook2,msrvtt") == ["msrvtt", "youcook2"]
     assert runner.resolve_tasks(["crosstask"]) == ["crosstask"]
 
