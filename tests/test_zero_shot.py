@@ -177,3 +177,21 @@ def test_ucf_audio_option_skips_videos_without_audio(tmp_path):
     assert res.info["videos_with_audio"] == 2
     with pytest.raises(ValueError, match="is not one of"):
         get_task("hmdb51").obj().options(fusion="video+audio")  # HMDB has no audio
+
+
+class _RunsCode:
+    def __reduce__(self):
+        import os
+
+        return (os.getcwd, ())
+
+
+def test_loader_reads_through_the_safe_unpickler(tmp_path):
+    import pickle
+
+    path = tmp_path / "UCF101_data.pkl"
+    with pytest.raises(DataError, match="file not found"):
+        load_action_pickle(path, "ucf101")
+    path.write_bytes(pickle.dumps([_RunsCode()]))
+    with pytest.raises(DataError, match="refused global 'posix.getcwd'|refused global 'os.getcwd'"):
+        load_action_pickle(path, "ucf101")
