@@ -17,6 +17,7 @@ DESCRIPTION = "HMDB-51 zero-shot action recognition, class·video over all video
 @register_task("hmdb51", version="1", description=DESCRIPTION)
 class HMDB51(ZeroShotTask):
     name = "hmdb51"
+    title = "HMDB-51"
     version = "1"
     description = DESCRIPTION
     dataset = "hmdb51"

@@ -18,6 +18,7 @@ DESCRIPTION = "UCF-101 zero-shot action recognition, class·video over all video
 @register_task("ucf101", version="1", description=DESCRIPTION)
 class UCF101(ZeroShotTask):
     name = "ucf101"
+    title = "UCF-101"
     version = "1"
     description = DESCRIPTION
     dataset = "ucf101"

@@ -24,6 +24,7 @@ PROTOCOL_TITLES = {"caption_avg": "Caption Avg.", "mv_video": "MV-Video", "mv_cl
 @register_task("youcook2_video", version="1", description=DESCRIPTION)
 class YouCook2Video(Task):
     name = "youcook2_video"
+    title = "YouCook2 videos"
     version = "1"
     description = DESCRIPTION
     main_score = "caption_avg/R@10"

@@ -174,6 +174,8 @@ def test_retrieval_directions_get_their_own_titled_columns(tmp_path):
     assert header(md) == ["YouCook2 R@10 ↑", "YouCook2 (a2v) R@10 ↑"]
     assert cells(md, "mcn") == ["45.0", "50.0"]
     assert cells(md, "MCN (paper)") == ["45.2", ""]
+    write(tmp_path / "ucf", "mcn", "ucf101", 0, {"top1": 30.0}, main="top1")
+    assert header(comparison_table(load(tmp_path / "ucf")))[0] == "UCF-101 top1 ↑"  # class title
 
 
 def test_duplicate_records_do_not_inflate_n(results):

@@ -60,10 +60,10 @@ def recall_k(metric: str) -> int | None:
 
 
 def task_title(task: str) -> str:
-    """Display title; a task *view* ``name[value]`` (see :func:`_task_view`) reads
-    ``Title (value)``."""
+    """Display title (``TASK_TITLES``, else the task class's ``title``); a task *view*
+    ``name[value]`` (see :func:`_task_view`) reads ``Title (value)``."""
     base, _, view = task.partition("[")
-    title = TASK_TITLES.get(base, base)
+    title = TASK_TITLES.get(base) or _task_attr(base, "title") or base
     return f"{title} ({view.rstrip(']')})" if view else title
 
 
