@@ -272,8 +272,12 @@ class RetrievalTask(Task):
     legacy_complete: ClassVar[bool] = False
     csv_lists_videos: ClassVar[bool] = False  # the csv names videos (YouCook2), not clips
     defaults: ClassVar[dict[str, Any]] = {"fusion": "video+audio", "max_words": 20,
-                                          "audio_frames": 0, "chunk_size": 256}
-    choices = {"fusion": FUSIONS}
+                                          "audio_frames": 0, "chunk_size": 256,
+                                          "direction": "t2va"}
+    # query → gallery modalities (mcnbench.metrics.directions; Supp. Table C); a non-default
+    # direction is another measurement: reports give it its own column, titled with it
+    choices = {"fusion": FUSIONS, "direction": ("t2va", "t2v", "a2v", "v2t", "va2t")}
+    view_options: ClassVar[tuple[str, ...]] = ("direction",)
 
     @abstractmethod
     def read_pickle(self, path: Path):
@@ -305,13 +309,15 @@ class RetrievalTask(Task):
         per_query: ``ranks`` [Q] 0-based (legacy: the first tied position), ``ids`` [Q].
         """
         from mcnbench.data.prep import pad_or_truncate
+        from mcnbench.metrics.directions import retrieval_sides
         from mcnbench.metrics.retrieval import ranks_from_embeddings, retrieval_metrics
 
         opts = self.options(**options)
         data = self.load(data_root)
         clips, F, chunk = data.clips, int(opts["audio_frames"]), int(opts["chunk_size"])
-        text = embed_texts(model, self.name, clips.ids, clips.captions,
-                           max_words=opts["max_words"], desc=f"{self.name} text")
+        text = None if opts["direction"] == "a2v" else embed_texts(
+            model, self.name, clips.ids, clips.captions, max_words=opts["max_words"],
+            desc=f"{self.name} text")
         # nframes is clipped to the padded length: the model masks audio frames beyond nframes,
         # and frames past F do not exist in its input (the official loader passes the unclipped
         # length, which only rescales a mean over a mask wider than the input).
@@ -320,11 +326,11 @@ class RetrievalTask(Task):
             ids=clips.ids[s:e], task=self.name, video=clips.video[s:e],
             audio=np.stack([pad_or_truncate(a, F) for a in clips.audio[s:e]]),
             nframes=lengths[s:e]), chunk_size=chunk, desc=f"{self.name} clips")
-        gallery, used = fuse(emb, opts["fusion"])
-        if text.shape[1] != gallery.shape[1]:
-            raise ValueError(f"text embeddings are {text.shape[1]}-d, clip embeddings "
-                             f"{gallery.shape[1]}-d")
-        ranks = ranks_from_embeddings(text, gallery, tie_rule=tie_rule)
+        queries, gallery, sides = retrieval_sides(text, emb, opts["direction"], opts["fusion"])
+        # the clip side (a2v has two): what fusion_used has always named
+        used = (sides["gallery"] if sides["query"] == "text" else sides["query"]
+                if sides["gallery"] == "text" else f"{sides['query']}→{sides['gallery']}")
+        ranks = ranks_from_embeddings(queries, gallery, tie_rule=tie_rule)
         # The official compute_metrics divides by the matrix rows for YouCook2 and by 1,000 for
         # MSR-VTT; every other rule counts absent clips as misses (EAO).
         legacy_q = tie_rule == "legacy" and not self.legacy_complete
@@ -335,7 +341,7 @@ class RetrievalTask(Task):
                 len(clips) if legacy_q else data.complete_size,
             "missing_clips": data.complete_size - len(clips),
             "missing_ids": data.missing_ids, "queries_with_ties": ranks.n_tied,
-            "fusion": opts["fusion"], "fusion_used": used, "audio_frames": F,
+            "fusion": opts["fusion"], "fusion_used": used, "audio_frames": F, **sides,
             "max_words": opts["max_words"], "text": text_report(
                 data_root, clips.captions, opts["max_words"], source=clips.path, what="captions"),
             "pickle": str(clips.path), "pickle_info": dict(clips.info),

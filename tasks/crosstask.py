@@ -21,6 +21,7 @@ from mcnbench.tasks.base import (
     TaskResult,
     embed_seconds,
     embed_texts,
+    fuse,
     progress,
     step_scores,
     text_report,
@@ -28,12 +29,14 @@ from mcnbench.tasks.base import (
 from mcnbench.tasks.meta import TaskMeta
 
 META = TaskMeta(
-    name="crosstask", version="1", title="CrossTask", order=30,
+    name="crosstask", version="2", title="CrossTask", order=30,  # 2: IoU/IoD, clustering
     description="CrossTask step localisation: t_k·(v+a) per second, ordered DP, recall (18 tasks)",
-    main_score="recall", metrics=("recall",),
-    paper={"recall": 35.1},
-    # MCN's own protocol (DP on raw scores, per-video recall); per-task numbers: docs/tasks.md
-    paper_source="MCN (Chen et al., ICCV 2021), Table 2")
+    main_score="recall", metrics=("recall", "IoU", "IoD"), lower_is_better={"cluster/H"},
+    paper={"recall": 35.1, "IoD": 33.6, "IoU": 22.2, "cluster/NMI": 65.5, "cluster/ARI": 48.5,
+           "cluster/Acc": 57.6, "cluster/H": 0.34, "cluster/p_max": 83.8},
+    # MCN's own protocol (DP on raw scores, per-video recall), Table 2; clustering: Table 3;
+    # per-task numbers (Supp. Table I): docs/tasks.md
+    paper_source="MCN (Chen et al., ICCV 2021), Tables 2 and 3")
 
 
 @register_task
@@ -41,7 +44,8 @@ class CrossTask(Task):
     meta = META
     defaults = {"fusion": "video+audio", "dp_input": "log_softmax", "short": "diagonal",
                 "max_words": 30, "audio_frames": 1024, "window_s": 8.0, "chunk_size": 256,
-                "n_train": 30, "split_seed": 0, "write_split": False}
+                "n_train": 30, "split_seed": 0, "write_split": False, "cluster_seed": 0,
+                "cluster_n_init": 10}
     choices = {"fusion": FUSIONS, "dp_input": ("log_softmax", "raw"),
                "short": ("diagonal", "skip"), "write_split": (False, True)}
 
@@ -109,7 +113,7 @@ class CrossTask(Task):
         missing = {(t, v): crosstask_missing(release, t, v) for t, v in split}
         dropped = [(f"{t}_{v}", m) for (t, v), m in missing.items() if m is not None]
         issue(dropped_videos(dropped, len(split), "CrossTask test videos"))  # before the wait
-        videos, scores, truths, used = [], [], [], ""
+        videos, scores, truths, used, clusters = [], [], [], "", []
         for task, vid in progress(split, desc="crosstask videos", total=len(split), unit="video"):
             if missing[task, vid] is not None:
                 continue
@@ -121,6 +125,7 @@ class CrossTask(Task):
             truths.append(crosstask_ground_truth([tuple(g) for g in segs], len(s), card.n_steps))
             videos.append((task, vid))
             scores.append(s)
+            clusters.append(self._cluster(emb, truths[-1], opts))
 
         dp = crosstask_dp_batch(scores, log_softmax=opts["dp_input"] == "log_softmax",
                                 short=opts["short"])
@@ -133,6 +138,7 @@ class CrossTask(Task):
                           dtype=np.int64).reshape(-1, 3)
         metrics = {"recall": 100 * rec["recall"], "recall_per_video": 100 * rec["recall_per_video"]}
         metrics.update({f"recall/{t}": 100 * r for t, r in rec["per_task"].items()})
+        metrics.update(_overlap_and_clusters(preds_by_task, clusters))
         info = {
             **split_info, "videos_in_split": len(split), "videos_scored": len(videos),
             "videos_dropped_missing_files": len(dropped), "dropped": [v for v, _ in dropped[:50]],
@@ -147,9 +153,45 @@ class CrossTask(Task):
             "fusion_used": used, "dp_input": opts["dp_input"],
             "steps_text": text_report(data_root, texts, opts["max_words"], what="step names",
                                       source=release.root / "crosstask_release" / "tasks_primary.txt"),
+            "videos_clustered": sum(c is not None for c in clusters),
+            "clustering": "k-means (k = steps present) on the L2-normalised per-second "
+                          f"{used} embeddings of the seconds inside exactly one step",
         }
         per_query = {"video_ids": np.asarray([v for _, v in videos], dtype=str),
                      "task_ids": np.asarray([t for t, _ in videos], dtype=str),
                      "T": np.asarray([len(s) for s in scores], dtype=np.int64),
-                     "matches": counts[:, 0], "hits": counts[:, 1], "present": counts[:, 2]}
+                     "matches": counts[:, 0], "hits": counts[:, 1], "present": counts[:, 2],
+                     **_cluster_columns(clusters)}
         return TaskResult(metrics, per_query, info)
+
+    def _cluster(self, emb: dict, y_true: np.ndarray, opts: dict) -> dict | None:
+        """Clustering scores of one video's step seconds (None: fewer than 2 steps present)."""
+        from mcnbench.metrics.clustering import cluster_video, single_label_seconds
+
+        keep, labels = single_label_seconds(y_true)
+        if len(np.unique(labels)) < 2:
+            return None
+        fused, _ = fuse(emb, opts["fusion"])
+        return cluster_video(fused[keep], labels, seed=opts["cluster_seed"],
+                             n_init=opts["cluster_n_init"])
+
+
+def _overlap_and_clusters(preds_by_task: dict, clusters: list) -> dict:
+    """IoU / IoD of the DP's seconds (per task, then mean over tasks) and the clustering scores
+    averaged over the clustered videos; percent (``cluster/H`` in nats)."""
+    from mcnbench.metrics.clustering import mean_scores
+    from mcnbench.metrics.overlap import crosstask_overlap
+
+    ov = crosstask_overlap(preds_by_task)
+    out = {"IoU": 100 * ov["iou"], "IoD": 100 * ov["iod"]}
+    scores = mean_scores([c for c in clusters if c is not None])
+    out.update({f"cluster/{k}": v if k == "H" else 100 * v for k, v in scores.items()})
+    return out
+
+
+def _cluster_columns(clusters: list) -> dict[str, np.ndarray]:
+    """Per-video clustering scores as per-query columns ``cluster_<score>`` (NaN: not clustered)."""
+    from mcnbench.metrics.clustering import SCORES
+
+    return {f"cluster_{k}": np.array([np.nan if c is None else c[k] for c in clusters])
+            for k in SCORES}

@@ -31,6 +31,13 @@ def test_list(what, capsys):
     assert out.strip(), "listing must never print nothing"
 
 
+def test_list_tasks_shows_each_main_score(capsys):
+    assert main(["list", "tasks"]) == 0
+    rows = {line.split()[0]: line.split()[2] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["youcook2_video"] == "caption_avg/R@10"
+    assert rows["ucf101"] == rows["hmdb51"] == "top1" and rows["youcook2"] == "R@10"
+
+
 def test_every_subcommand_has_help():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

@@ -75,7 +75,8 @@ def test_eval_oracle_on_tiny_world(tiny_world, oracle_dir, tmp_path, capsys):
     assert main(["eval", "--model", "precomputed", "--embeddings", str(oracle_dir),
                  "--data-root", str(tiny_world), "--out", str(out)]) == 0
     records = sorted(out.glob("precomputed/*/*/seed0.json"))
-    assert sorted(r.parent.name for r in records) == ["crosstask", "mining_youtube", "msrvtt", "youcook2"]
+    assert sorted(r.parent.name for r in records) == ["crosstask", "hmdb51", "mining_youtube", "msrvtt",
+                                                      "ucf101", "youcook2", "youcook2_video"]
     for r in records:
         rec = read_record(r)
         assert rec.data["kind"] == "synthetic" and rec.data["preset"] == "tiny"

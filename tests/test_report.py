@@ -19,12 +19,12 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def write(root, model, task, seed, metrics, *, main="R@10", config=None, paper=None, variant=None,
-          preset="tiny", gseed=7, per_query=None, info=None, fingerprint="f"):
+          preset="tiny", gseed=7, per_query=None, info=None, fingerprint="f", options=None):
     """One record in ``root`` (versions given, so no git call per record)."""
     m = {"name": model, "version": "1", "config": config or {"k": 256}}
     if variant:
         m["variant"] = variant
-    t = {"name": task, "version": "1", "options": {}}
+    t = {"name": task, "version": "1", "options": options or {}}
     if paper:
         t["paper"] = paper
     rec = ResultRecord(model=m, task=t, seed=seed, data={"kind": "synthetic", "preset": preset,
@@ -196,6 +196,23 @@ def test_runs_of_one_label_get_their_own_rows(tmp_path):
     assert set(df["label"]) == {"mcn (cluster=1)", "mcn (cluster=0)", "mcn (no-recon)"}
     md = comparison_table(df, reference_model="mcn (cluster=1)")
     assert cells(md, "mcn (cluster=0)")[1] == "-5.0"
+
+
+def test_retrieval_directions_get_their_own_titled_columns(tmp_path):
+    """youcook2 in two directions is two measurements: never averaged as seeds, the direction in
+    the header, and MCN's T→VA number only above the default direction."""
+    write(tmp_path / "t2va", "mcn", "youcook2", 0, retrieval(18.0, 45.0, 16.0),
+          options={"direction": "t2va", "fusion": "video+audio"})
+    write(tmp_path / "a2v", "mcn", "youcook2", 0, retrieval(19.0, 50.0, 12.0),
+          options={"direction": "a2v", "fusion": "video+audio"})
+    df = load([tmp_path / "t2va", tmp_path / "a2v"])
+    assert set(df["task"]) == {"youcook2", "youcook2[a2v]"}
+    md = comparison_table(df, metrics=["R@10"])
+    assert header(md) == ["YouCook2 R@10 ↑", "YouCook2 (a2v) R@10 ↑"]
+    assert cells(md, "mcn") == ["45.0", "50.0"]
+    assert cells(md, "MCN (paper)") == ["45.2", ""]
+    write(tmp_path / "ucf", "mcn", "ucf101", 0, {"top1": 30.0}, main="top1")
+    assert header(comparison_table(load(tmp_path / "ucf")))[0] == "UCF-101 top1 ↑"  # class title
 
 
 def test_duplicate_records_do_not_inflate_n(results):

@@ -17,7 +17,8 @@ from mcnbench.data.synth import builder as gen_module
 from mcnbench.data.synth.presets import PRESETS
 from mcnbench.utils.io import sha256_file
 
-DATASETS = ("word2vec", "howto100m", "youcook2", "msrvtt", "crosstask", "mining_youtube", "oracle")
+DATASETS = ("word2vec", "howto100m", "youcook2", "msrvtt", "crosstask", "mining_youtube", "ucf101",
+            "hmdb51", "oracle")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_check_passes_on_a_fresh_world(world, capsys):
     assert "result: ok" in out and "youcook2" in out
     assert cli(["synth", "--check", str(world), "--json"]) == 0
     as_json = json.loads(capsys.readouterr().out)
-    assert as_json["ok"] and as_json["synthetic"] and len(as_json["checks"]) == 8
+    assert as_json["ok"] and as_json["synthetic"] and len(as_json["checks"]) == len(DATASETS) + 1
 
 
 def test_check_reports_a_corrupted_file(world, manifest, tmp_path, capsys):
@@ -177,6 +178,39 @@ def test_msrvtt_twin_has_a_domain_shift(world, manifest):
     msr = concepts[concepts.in_msrvtt == 1]
     assert 0.3 <= (msr.in_corpus == 0).mean() <= 0.7  # about half unseen in the corpus
     assert manifest["counts"]["msrvtt"]["clips_of_unseen_concepts"] > 0
+
+
+def test_action_twins_in_mcn_pickle_format(world, knobs, manifest):
+    """UCF-101 / HMDB-51 twins: gen_loader.py's keys, mean-pooled features, CamelCase and
+    snake_case class names whose texts are vocabulary words, some classes unseen in the corpus,
+    UCF soundtracks on some videos only."""
+    from mcnbench.data.action_recognition import load_action_pickle
+    from mcnbench.data.safe_pickle import safe_load
+    from mcnbench.data.word2vec import load_word2vec
+
+    words = load_word2vec(world / "word2vec.bin")
+    for dataset, rel, n_cls, per in (("ucf101", "ucf101/UCF101_data.pkl", knobs.ucf_classes,
+                                      knobs.ucf_videos_per_class),
+                                     ("hmdb51", "hmdb51/HMDB_data.pkl", knobs.hmdb_classes,
+                                      knobs.hmdb_videos_per_class)):
+        items = safe_load(world / rel)
+        keys = {"2d", "3d", "2d_pooled", "3d_pooled", "class", "video", "training"}
+        assert set(items[0]) == keys | ({"audio", "has_audio"} if dataset == "ucf101" else set())
+        np.testing.assert_allclose(items[0]["2d_pooled"], items[0]["2d"].mean(0), rtol=1e-6)
+        assert [it["video"] for it in items] == sorted(it["video"] for it in items)
+        data = load_action_pickle(world / rel, dataset)
+        assert len(data.classes) == n_cls and len(data) == n_cls * per
+        assert all(w in words for t in data.class_texts for w in t.split())
+        assert manifest["counts"][dataset]["unseen_classes"] == round(0.25 * n_cls)
+    ucf = load_action_pickle(world / "ucf101/UCF101_data.pkl", "ucf101")
+    assert all(c[0].isupper() and "_" not in c for c in ucf.classes)
+    assert 0 < ucf.has_audio.sum() < len(ucf)
+    silent = [a for a, h in zip(ucf.audio, ucf.has_audio, strict=True) if not h]
+    assert all(a.shape == (40, 1) and not a.any() for a in silent)
+    assert all(v.startswith("v_") and v.endswith("_") for v in ucf.videos)
+    hmdb = load_action_pickle(world / "hmdb51/HMDB_data.pkl", "hmdb51")
+    assert all("_" in c and c.islower() for c in hmdb.classes)
+    assert set(np.unique(hmdb.training)) <= {0, 1, 2}
 
 
 def test_crosstask_twin(world, knobs):

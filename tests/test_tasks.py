@@ -1,4 +1,4 @@
-"""The four tasks end to end on the tiny synthetic world, and the shared task helpers."""
+"""The tasks end to end on the tiny synthetic world, and the shared task helpers."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +11,8 @@ from mcnbench.zoo.precomputed import PrecomputedModel
 
 pytest_plugins = ("conftest_tasks",)  # the tiny_world, oracle_dir, random_dir fixtures
 
-TASKS = ("youcook2", "msrvtt", "crosstask", "mining_youtube")
+TASKS = ("youcook2", "msrvtt", "crosstask", "mining_youtube", "youcook2_video", "ucf101",
+         "hmdb51")
 
 
 def task(name: str) -> Task:
@@ -24,8 +25,14 @@ def task(name: str) -> Task:
 # must clear FLOOR, random embeddings of the same shapes stay under CEILING. Chance levels:
 # retrieval R@10 = 10 / gallery (60 and 40 clips), CrossTask about 1 / (K - ...) per step, IoU
 # of a random alignment over a transcript well under 30.
-FLOOR = {"youcook2": 60.0, "msrvtt": 60.0, "crosstask": 60.0, "mining_youtube": 40.0}
-CEILING = {"youcook2": 40.0, "msrvtt": 45.0, "crosstask": 45.0, "mining_youtube": 30.0}
+# The new tasks: youcook2_video ranks the tiny world's 20 videos, so its main score (R@10) is 50 by
+# chance and the test reads R@5 (chance 25); ucf101 / hmdb51 have 8 / 6 classes (Top-1 chance
+# 12.5 / 17).
+FLOOR = {"youcook2": 60.0, "msrvtt": 60.0, "crosstask": 60.0, "mining_youtube": 40.0,
+         "youcook2_video": 60.0, "ucf101": 60.0, "hmdb51": 60.0}
+CEILING = {"youcook2": 40.0, "msrvtt": 45.0, "crosstask": 45.0, "mining_youtube": 30.0,
+           "youcook2_video": 50.0, "ucf101": 40.0, "hmdb51": 45.0}
+TINY_METRIC = {"youcook2_video": "caption_avg/R@5"}
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +43,39 @@ def tiny_results(tiny_world, oracle_dir, random_dir):
 
 @pytest.mark.parametrize("name", TASKS)
 def test_oracle_scores_high_and_random_low(tiny_results, name):
-    main = task(name).main_score
+    main = TINY_METRIC.get(name, task(name).main_score)
     oracle, rand = tiny_results["oracle"][name], tiny_results["random"][name]
     assert oracle.metrics[main] >= FLOOR[name], oracle.metrics
     assert rand.metrics[main] <= CEILING[name], rand.metrics
     assert oracle.metrics[main] - rand.metrics[main] >= 25.0
     for res in (oracle, rand):
         assert all(np.isfinite(v) for v in res.metrics.values()), res.metrics
-        assert res.info["fusion_used"] == "video+audio"
+        # the zero-shot tasks score class · video by default, as published
+        assert res.info["fusion_used"] == task(name).defaults["fusion"]
+
+
+@pytest.mark.parametrize("name", ["crosstask", "mining_youtube"])
+def test_clustering_separates_oracle_from_random(tiny_results, name):
+    """k-means on the oracle's per-second embeddings finds the steps; on random ones it does
+    not (ARI about 0: chance)."""
+    oracle, rand = tiny_results["oracle"][name].metrics, tiny_results["random"][name].metrics
+    assert oracle["cluster/ARI"] - rand["cluster/ARI"] >= 15.0, (oracle, rand)
+    assert oracle["cluster/NMI"] > rand["cluster/NMI"] + 15.0
+    assert abs(rand["cluster/ARI"]) < 10.0
+    assert 0.0 <= oracle["cluster/H"] < rand["cluster/H"]
+    pq = tiny_results["oracle"][name].per_query
+    if name == "crosstask":  # one row per scored video, NaN where not clustered
+        assert len(pq["cluster_NMI"]) == len(pq["video_ids"])
+        assert np.nanmean(pq["cluster_NMI"]) * 100 == pytest.approx(oracle["cluster/NMI"])
+
+
+def test_crosstask_iou_iod_of_one_second_steps(tiny_results):
+    """The DP predicts one second per step: IoD is the share of predicted seconds inside their
+    step, IoU at most 1 / (the step's length in seconds), so far below IoD."""
+    for label in ("oracle", "random"):
+        m = tiny_results[label]["crosstask"].metrics
+        assert 0.0 <= m["IoU"] < m["IoD"] <= 100.0, m
+    assert tiny_results["oracle"]["crosstask"].metrics["IoD"] >= 60.0
 
 
 def test_retrieval_ranks_match_direct_computation(tiny_world, oracle_dir):
@@ -201,6 +233,7 @@ def test_registered_tasks_declare_metadata(name):
     assert set(t.choices) <= set(t.defaults)
     if isinstance(t, RetrievalTask):
         assert t.main_score == "R@10" and t.defaults["audio_frames"] in (5120, 3072)
+        assert t.defaults["direction"] == "t2va"
 
 
 # ----------------------------------------------------------------------------- crosstask details

@@ -25,8 +25,13 @@ def main(args: argparse.Namespace) -> int:
               f"'{registry.group}')")
         return 0
     width = max(len(e.name) for e in entries)
-    print(f"{'name':<{width}}  version  description")
+    # tasks also show their main score (the number a table or regression check leads with)
+    mains = {e.name: str(getattr(e.obj, "main_score", "") or "-") for e in entries}
+    mw = max(len("main score"), *(len(m) for m in mains.values())) if args.what == "tasks" else 0
+    main_head = f"{'main score':<{mw}}  " if mw else ""
+    print(f"{'name':<{width}}  version  {main_head}description")
     for e in entries:
         source = "" if e.source == "builtin" else f"  [{e.source}]"
-        print(f"{e.name:<{width}}  {e.version:<7}  {e.description}{source}")
+        main = f"{mains[e.name]:<{mw}}  " if mw else ""
+        print(f"{e.name:<{width}}  {e.version:<7}  {main}{e.description}{source}")
     return 0

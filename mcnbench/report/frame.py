@@ -30,6 +30,7 @@ _RECALL_AT = re.compile(r"^R@(\d+)$", re.IGNORECASE)
 def _meta(task: str | None):
     if not task:
         return None
+    task = task.partition("[")[0]  # a task view (youcook2[a2v]) has its task's metadata
     from mcnbench.registry import task_meta
 
     try:
@@ -59,13 +60,40 @@ def recall_k(metric: str) -> int | None:
 
 
 def task_title(task: str) -> str:
-    meta = _meta(task)
-    return meta.title if meta is not None else task
+    """Display title (the task's metadata title); a task *view* ``name[value]`` (see
+    :func:`_task_view`) reads ``Title (value)``."""
+    base, _, view = task.partition("[")
+    meta = _meta(base)
+    title = meta.title if meta is not None else base
+    return f"{title} ({view.rstrip(']')})" if view else title
 
 
 def headline_metrics(task: str) -> tuple[str, ...]:
     meta = _meta(task)
     return tuple(meta.metrics) if meta is not None else ()
+
+
+def _task_view(record: ResultRecord) -> str:
+    """The record's task name, with the values of its non-default *view options* appended
+    (``youcook2[a2v]``): a task class lists in ``view_options`` the options that make its
+    numbers a different measurement (a retrieval direction), which a table must keep in its own
+    column rather than average with the default's."""
+    name = record.task.get("name", "")
+    cls = _task_class(name)
+    keys = getattr(cls, "view_options", ()) or ()
+    defaults = getattr(cls, "defaults", {}) or {}
+    opts = record.task.get("options") or {}
+    parts = [str(opts[k]) for k in keys if k in opts and opts[k] != defaults.get(k)]
+    return f"{name}[{','.join(parts)}]" if parts else name
+
+
+def _task_class(name: str):
+    from mcnbench.registry import RegistryError, get_task
+
+    try:
+        return get_task(name).obj
+    except (RegistryError, ImportError):
+        return None
 
 
 # loading --------------------------------------------------------------------------------------
@@ -112,6 +140,8 @@ def enrich(df: pd.DataFrame, *, allow_mixed_data: bool = False) -> pd.DataFrame:
     if not extra.empty:
         df = df.join(extra, on="path")
     df["run_label"] = df["label"]
+    if records:
+        df["task"] = df["path"].map({p: _task_view(r) for p, r in records.items()}).fillna(df["task"])
     before = len(df)
     df = (df.sort_values("created", kind="stable")
             .drop_duplicates(["run_id", "fingerprint", "seed", "metric"], keep="last").reset_index(drop=True))

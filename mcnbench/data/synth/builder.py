@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mcnbench.data.synth.action import write_hmdb51, write_ucf101
 from mcnbench.data.synth.common import Oracle, rng_for
 from mcnbench.data.synth.corpus import write_corpus
 from mcnbench.data.synth.localization import write_crosstask, write_mining_youtube
@@ -59,6 +60,8 @@ def _build(root: Path, knobs: Knobs, preset: str, seed: int) -> dict:
         "crosstask": write_crosstask(sink, world, rng_for(seed, "crosstask"), taken, oracle),
         "mining_youtube": write_mining_youtube(sink, world, rng_for(seed, "mining_youtube"),
                                                taken, oracle),
+        "ucf101": write_ucf101(sink, world, rng_for(seed, "ucf101"), oracle),
+        "hmdb51": write_hmdb51(sink, world, rng_for(seed, "hmdb51"), oracle),
     }
     _write_truth(sink, world)
     oracle_counts = oracle.write(sink)

@@ -200,6 +200,20 @@ def _mining_youtube(root: Path, sample):
             f"({counts['videos_checked']} read)"), counts
 
 
+def _action(dataset: str, rel: str):
+    def check(root: Path, sample):
+        from mcnbench.data.action_recognition import load_action_pickle
+
+        data = load_action_pickle(root / rel, dataset)
+        counts = {"videos": len(data), "classes": len(data.classes),
+                  "videos_with_audio": int(data.has_audio.sum()),
+                  "video_half_dim": data.info["video_half_dim"],
+                  "pooled_not_mean": data.info["pooled_not_mean"]}
+        audio = f", {counts['videos_with_audio']} with audio" if dataset == "ucf101" else ""
+        return f"{len(data)} videos of {len(data.classes)} classes{audio}", counts
+    return check
+
+
 def _oracle(root: Path, sample):
     tasks = sorted(p.name for p in (root / "oracle").iterdir() if p.is_dir())
     counts = {}
@@ -226,6 +240,8 @@ DATASETS: dict[str, tuple[str, Callable]] = {
     "msrvtt": ("msrvtt", None),
     "crosstask": ("crosstask", _crosstask),
     "mining_youtube": ("mining_youtube", _mining_youtube),
+    "ucf101": ("ucf101", _action("ucf101", "ucf101/UCF101_data.pkl")),
+    "hmdb51": ("hmdb51", _action("hmdb51", "hmdb51/HMDB_data.pkl")),
     "oracle": ("oracle", _oracle),
 }
 

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # Bumped whenever the same preset and seed would give different files.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"  # 3: Mining YouTube label variants; 4: UCF-101 / HMDB-51 twins
 
 Range = tuple[float, float]
 
@@ -86,6 +86,17 @@ class Knobs:
     myt_p_repeat: float = 0.25
     myt_p_bom: float = 0.9             # .srt files starting with a UTF-8 BOM (248 of 250)
     myt_p_variant: float = 0.2         # action .srt labels written as a variant (real: 24 %)
+    # -- UCF-101 / HMDB-51 twins (zero-shot action recognition) ---------------------------------
+    ucf_classes: int = 20
+    ucf_videos_per_class: int = 6
+    ucf_unseen: float = 0.25           # fraction of the classes never in the corpus
+    ucf_p_audio: float = 0.5           # videos with a soundtrack (about half of real UCF-101)
+    hmdb_classes: int = 12
+    hmdb_videos_per_class: int = 6
+    hmdb_unseen: float = 0.25
+    action_duration_s: Range = (4.0, 10.0)
+    action_noise_scale: float = 1.25   # multiplies every noise of both twins
+    action_domain_shift: float = 0.3   # σ of a feature offset shared by each twin's videos
 
     def validate(self) -> Knobs:
         """Raise ValueError on inconsistent knobs; returns self."""
@@ -106,6 +117,13 @@ class Knobs:
                 raise ValueError(f"{name} must be (lo, hi) within (0, 1), got {a, b}")
         if self.myt_p_variant > 1.0:
             raise ValueError(f"myt_p_variant must lie in [0, 1], got {self.myt_p_variant}")
+        for name in ("ucf_unseen", "hmdb_unseen", "ucf_p_audio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        for name, low in (("ucf_classes", 2), ("hmdb_classes", 2), ("ucf_videos_per_class", 1),
+                          ("hmdb_videos_per_class", 1)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
         if self.myt_background[0] < 0.6:
             raise ValueError("myt_background must keep >= 60% background (the MYT regime)")
         for f in dataclasses.fields(self):
@@ -138,7 +156,8 @@ PRESETS: dict[str, Preset] = {
               msrvtt_concepts=16, msrvtt_duration_s=(6.0, 12.0),
               crosstask_primary=2, crosstask_videos=33, crosstask_related=1,
               crosstask_related_videos=2, crosstask_duration_s=(12.0, 24.0),
-              myt_dishes=2, myt_videos=4, myt_duration_s=(40.0, 80.0)),
+              myt_dishes=2, myt_videos=4, myt_duration_s=(40.0, 80.0), ucf_classes=8,
+              ucf_videos_per_class=3, hmdb_classes=6, hmdb_videos_per_class=3),
         _hints(512, (8, 16, 16, 32), 32, 2, 8, 8, 3.0, 200, 20, 3e-3, 5, 8, 2, 2)),
     "default": Preset(
         Knobs(),
@@ -148,7 +167,8 @@ PRESETS: dict[str, Preset] = {
               corpus_videos=48, youcook2_clips=200, msrvtt_clips=100, msrvtt_concepts=40,
               crosstask_primary=2, crosstask_videos=33, crosstask_related=1,
               crosstask_related_videos=2, crosstask_duration_s=(30.0, 60.0), myt_dishes=2,
-              myt_videos=3),
+              myt_videos=3, ucf_classes=8, ucf_videos_per_class=2, hmdb_classes=6,
+              hmdb_videos_per_class=2),
         _hints(6144, (128, 256, 512, 1024), 1024, 30, 128, 32, 10.0, 1000, 20, 1e-4, 5000,
                256, 20, 20)),
 }
