@@ -72,7 +72,8 @@ class MiningYouTube(Task):
         """MoF, MoF_no_bg, IoU, IoD (action classes), IoU_bg, IoD_bg, recall — percent.
 
         per_query (one row per scored video): ``video_ids``, ``T``, ``correct`` (seconds whose
-        predicted label is right) and ``mof`` (per-video MoF, percent). ``tie_rule`` does not
+        predicted label is right), ``mof`` (per-video MoF, percent), and for timelines
+        ``pred_label`` / ``gt_label`` [ΣT] (class per second, -1 background). ``tie_rule`` does not
         apply (nothing is ranked); it is recorded only.
         """
         from mcnbench.metrics.segmentation import iou_iod, mof, step_recall
@@ -130,7 +131,12 @@ class MiningYouTube(Task):
             "class_text": text_report(data_root, texts, opts["max_words"]),
         }
         per_query = {"video_ids": np.asarray(ids, dtype=str), "T": lengths, "correct": correct,
-                     "mof": 100 * correct / np.maximum(lengths, 1)}
+                     "mof": 100 * correct / np.maximum(lengths, 1),
+                     # for timelines: per-second predicted and GT class (-1: background), [ΣT]
+                     "pred_label": np.concatenate([np.where(p == bg, -1, p) for p in preds]
+                                                  or [np.zeros(0)]).astype(np.int16),
+                     "gt_label": np.concatenate([np.where(g == bg, -1, g) for g in gts]
+                                                or [np.zeros(0)]).astype(np.int16)}
         return TaskResult(metrics, per_query, info)
 
     def _align(self, data, vid: str, scores: np.ndarray, bg: int, opts: dict):
