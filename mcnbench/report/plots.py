@@ -666,20 +666,20 @@ def _val_keys(logs: pd.DataFrame) -> list[str]:
                   and pd.to_numeric(logs[c], errors="coerce").notna().any())
 
 
-@_styled
-def plot_training_curves(logs: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
-    """Loss terms over steps, one panel per term (total, contrastive, clustering,
-    reconstruction) plus one per ``val/...`` monitor present; one colour per model, its seeds
-    averaged per step (faint lines: each seed). A term a model's config does not have is not
-    drawn for it (never as zeros); without a config, a term that is zero throughout is left out.
-    ``logs``: :func:`read_train_logs`, optionally with :func:`attach_owners`' columns."""
+def training_panels(logs: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """What the training figure draws: ``{panel key: {row: term name}}`` in panel order.
+
+    Panels are the loss keys (``loss``, ``mms`` = the contrastive term whatever the loss,
+    ``cluster``, ``recon``) and every ``val/...`` monitor present. A row gets a line in a loss
+    panel only when its config has that term (:func:`loss_terms`) and its log has numbers there;
+    a row without a config gets a term that is not zero throughout. Term names come from the
+    config (``MMS``, ``NCE``, ``MIL-NCE``; ``joint k-means``; ...), "" when unknown.
+    """
     if logs.empty:
-        return None
+        return {}
     if ROW not in logs.columns:
         logs = logs.assign(**{ROW: logs["run"], "config": None})
-    x_col = "step" if "step" in logs.columns else None
-    drawn: dict[str, dict[str, pd.DataFrame]] = {}  # panel key -> {row: its lines}
-    names: dict[tuple[str, str], str] = {}
+    panels: dict[str, dict[str, str]] = {}
     for row, lines in logs.groupby(ROW):
         terms = loss_terms(lines["config"].iloc[0])
         for key in LOSS_KEYS:
@@ -692,35 +692,50 @@ def plot_training_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
                 continue
             if terms is None and key != "loss" and (y.fillna(0) == 0).all():
                 continue
-            drawn.setdefault(key, {})[row] = lines
-            names[(key, row)] = (terms or {}).get(key, "")
+            panels.setdefault(key, {})[row] = (terms or {}).get(key, "")
         for key in _val_keys(lines):
-            drawn.setdefault(key, {})[row] = lines
-    panels = [k for k in (*LOSS_KEYS, *_val_keys(logs)) if k in drawn]
+            panels.setdefault(key, {})[row] = ""
+    order = [*LOSS_KEYS, *_val_keys(logs)]
+    return {k: panels[k] for k in order if k in panels}
+
+
+@_styled
+def plot_training_curves(logs: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
+    """Loss terms over steps, one panel per term (total, contrastive, clustering,
+    reconstruction) plus one per ``val/...`` monitor present (:func:`training_panels` says which
+    lines); one colour per model, its seeds averaged per step (faint lines: each seed). A term a
+    model does not have is not drawn for it (never as zeros). ``logs``: :func:`read_train_logs`,
+    optionally with :func:`attach_owners`' columns."""
+    panels = training_panels(logs)
     if not panels:
         return None
+    if ROW not in logs.columns:
+        logs = logs.assign(**{ROW: logs["run"], "config": None})
+    x_col = "step" if "step" in logs.columns else None
     colors = colors or model_colors(logs[ROW].unique())
     fig, axes = _figure(len(panels), width=3.9, height=3.3)
-    for ax, key in zip(axes, panels, strict=True):
-        for row, lines in sorted(drawn[key].items()):
+    for ax, (key, rows) in zip(axes, panels.items(), strict=True):
+        for row in sorted(rows):
+            lines = logs[logs[ROW] == row]
             c = colors.get(row, "black")
             per_seed = []
-            for _, run in lines.groupby("log"):
+            for _, run in lines.groupby("log" if "log" in lines.columns else "run"):
                 y = pd.to_numeric(run[key], errors="coerce")
                 x = run[x_col] if x_col else pd.Series(np.arange(len(run)), index=run.index)
                 keep = y.notna()
                 per_seed.append(pd.Series(y[keep].to_numpy(), index=x[keep].to_numpy()))
-            n_seeds = len(per_seed)
-            name = names.get((key, row), "")
-            label = f"{row} ({name}, {n_seeds} seed{'s' * (n_seeds > 1)})" if name else \
-                f"{row} ({n_seeds} seed{'s' * (n_seeds > 1)})"
+            n = len(per_seed)
+            # one legend entry per model (the same in every panel): what its loss is made of
+            terms = loss_terms(lines["config"].iloc[0]) or {}
+            made_of = " + ".join(terms[k] for k in ("mms", "cluster", "recon") if k in terms)
+            label = f"{row}: {made_of} ({n} seed{'s' * (n > 1)})" if made_of else \
+                f"{row} ({n} seed{'s' * (n > 1)})"
+            mean = pd.concat(per_seed, axis=1).mean(axis=1).sort_index()
             if key.startswith("val/"):  # sparse monitor lines: points joined, no smoothing
                 for s in per_seed:
                     ax.plot(s.index, s.to_numpy(), color=c, alpha=0.35, linewidth=0.8, marker=".")
-                mean = pd.concat(per_seed, axis=1).mean(axis=1).sort_index()
                 ax.plot(mean.index, mean.to_numpy(), color=c, marker="o", markersize=3, label=label)
                 continue
-            mean = pd.concat(per_seed, axis=1).mean(axis=1).sort_index()
             for s in per_seed:
                 ax.plot(s.index, s.to_numpy(), color=c, alpha=0.15, linewidth=0.6)
             if len(mean) > 50:  # noisy per-step values: rolling mean on top
@@ -730,8 +745,8 @@ def plot_training_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
         ax.set(title=title, xlabel="step" if x_col else "log line",
                ylabel="value" if key.startswith("val/") else "loss")
     _legend_below(fig, axes, ncols=2)
-    fig.suptitle("Training: loss terms each model has (named from its config), mean over seeds "
-                 "(faint: each seed)")
+    fig.suptitle("Training: the loss terms each model has (named from its config)\n"
+                 "mean over seeds, faint: each seed")
     return _save(fig, path)
 
 
