@@ -164,18 +164,39 @@ def _task_order(tasks) -> list[str]:
     return [t for t, _ in column_order((t, "R@1") for t in set(tasks))]
 
 
+def recall_curves(df: pd.DataFrame, n_points: int = 200) -> pd.DataFrame:
+    """Recall@K curves from the saved ranks: one line per (row, task, K) with ``mean`` and
+    ``std`` (ddof=1) over seeds and ``n`` seeds; K on a log grid from 1 to the largest
+    denominator, always including 1, 5 and 10."""
+    ranks = _ranks_by_record(enrich(df))
+    out = []
+    for task, sub in ranks.groupby("task"):
+        kmax = max(int(sub["denominator"].max()), 2)
+        ks = np.unique(np.concatenate([np.round(np.logspace(0, math.log10(kmax), n_points)).astype(int),
+                                       [k for k in (1, 5, 10) if k <= kmax]]))
+        for row, runs in sub.groupby(ROW):
+            curves = np.stack([recall_curve(r, d, ks) for r, d in zip(runs["ranks"], runs["denominator"],
+                                                                    strict=True)])
+            std = curves.std(axis=0, ddof=1) if len(curves) > 1 else np.full(len(ks), np.nan)
+            out.append(pd.DataFrame({ROW: row, "task": task, "k": ks, "mean": curves.mean(axis=0),
+                                     "std": std, "n": len(curves)}))
+    cols = [ROW, "task", "k", "mean", "std", "n"]
+    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
 @_styled
 def plot_recall_at_k(df: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
     """Recall@K against K (log axis), one line per model, one panel per retrieval task.
 
-    From the per-query ranks when saved (every K up to the gallery size); otherwise the recorded
-    R@K points alone. Band: ±1 std over seeds.
+    From the per-query ranks when saved (:func:`recall_curves`: every K up to the gallery
+    size); the recorded R@K as dots (and alone where no ranks were saved). Band: ±1 std over
+    seeds.
     """
     df = enrich(df)
     colors = colors or report_colors(df)
     rk = df[df["metric"].map(recall_k).notna()].copy()
-    ranks = _ranks_by_record(df)
-    tasks = _task_order(set(rk["task"]) | set(ranks["task"]))
+    curves = recall_curves(df)
+    tasks = _task_order(set(rk["task"]) | set(curves["task"]))
     if not tasks:
         return None
     rk["k"] = rk["metric"].map(recall_k)
@@ -183,17 +204,12 @@ def plot_recall_at_k(df: pd.DataFrame, path: Path, colors: dict | None = None) -
     paper = paper_numbers(df)
     fig, axes = _figure(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
-        sub = ranks[ranks["task"] == task]
-        kmax = int(sub["denominator"].max()) if len(sub) else 10
-        ks = np.unique(np.round(np.logspace(0, math.log10(max(kmax, 2)), 200)).astype(int))
-        for row, runs in sub.groupby(ROW):
-            curves = np.stack([recall_curve(r, d, ks) for r, d in zip(runs["ranks"], runs["denominator"],
-                                                                    strict=True)])
-            mean = curves.mean(axis=0)
-            ax.plot(ks, mean, color=colors[row], label=row, linewidth=1.6)
-            if len(curves) > 1:
-                std = curves.std(axis=0, ddof=1)
-                ax.fill_between(ks, mean - std, mean + std, color=colors[row], alpha=0.18, linewidth=0)
+        sub = curves[curves["task"] == task]
+        for row, line in sub.groupby(ROW):
+            ax.plot(line["k"], line["mean"], color=colors[row], label=row, linewidth=1.6)
+            if line["std"].notna().any():
+                ax.fill_between(line["k"], line["mean"] - line["std"], line["mean"] + line["std"],
+                                color=colors[row], alpha=0.18, linewidth=0)
         points = stats[stats["task"] == task]
         for row, line in points.groupby(ROW):
             line = line.sort_values("k")
@@ -212,27 +228,42 @@ def plot_recall_at_k(df: pd.DataFrame, path: Path, colors: dict | None = None) -
     return _save(fig, path)
 
 
-@_styled
-def plot_rank_histograms(df: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
-    """Histogram of the ground truth's 1-based rank, log-spaced bins, per task and model (seeds
-    pooled; the share of queries per bin, so models with more seeds are not taller)."""
-    df = enrich(df)
-    ranks = _ranks_by_record(df)
-    if ranks.empty:
-        return None
-    colors = colors or report_colors(df)
-    tasks = _task_order(ranks["task"])
-    fig, axes = _figure(len(tasks))
-    for ax, task in zip(axes, tasks, strict=True):
-        sub = ranks[ranks["task"] == task]
+def rank_histogram(df: pd.DataFrame, n_bins: int = 24) -> pd.DataFrame:
+    """Share of queries (percent, seeds pooled) whose ground truth lands in each log-spaced bin
+    of 1-based rank ``[lo, hi)``: one line per (row, task, bin), plus ``misses`` (absent
+    queries) per (row, task), so that shares + misses = 100."""
+    ranks = _ranks_by_record(enrich(df))
+    out = []
+    for task, sub in ranks.groupby("task"):
         top = int(sub["denominator"].max())
-        bins = np.unique(np.round(np.logspace(0, math.log10(top + 1), 25)).astype(int))
+        bins = np.unique(np.round(np.logspace(0, math.log10(top + 1), n_bins + 1)).astype(int))
         for row, runs in sub.groupby(ROW):
             r = np.concatenate(list(runs["ranks"])) + 1.0
-            misses = int(np.count_nonzero(~np.isfinite(r))) + int(sum(runs["denominator"]) - len(r))
-            share = np.histogram(r[np.isfinite(r)], bins=bins)[0] / max(int(sum(runs["denominator"])), 1)
-            ax.stairs(100 * share, bins, color=colors[row], linewidth=1.6,
-                      label=row if not misses else f"{row} ({misses} absent: misses)")
+            total = int(runs["denominator"].sum())
+            found = r[np.isfinite(r)]
+            share = 100.0 * np.histogram(found, bins=bins)[0] / max(total, 1)
+            out.append(pd.DataFrame({ROW: row, "task": task, "lo": bins[:-1], "hi": bins[1:],
+                                     "share": share, "misses": 100.0 * (total - len(found)) / max(total, 1)}))
+    cols = [ROW, "task", "lo", "hi", "share", "misses"]
+    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
+@_styled
+def plot_rank_histograms(df: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
+    """:func:`rank_histogram` drawn per task, one step line per model."""
+    df = enrich(df)
+    hist = rank_histogram(df)
+    if hist.empty:
+        return None
+    colors = colors or report_colors(df)
+    tasks = _task_order(hist["task"])
+    fig, axes = _figure(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        for row, h in hist[hist["task"] == task].groupby(ROW):
+            miss = h["misses"].iloc[0]
+            edges = np.concatenate([h["lo"].to_numpy(), h["hi"].to_numpy()[-1:]])
+            ax.stairs(h["share"].to_numpy(), edges, color=colors[row], linewidth=1.6,
+                      label=row if miss == 0 else f"{row} ({miss:.1f}% absent clips: misses)")
         ax.set_xscale("log")
         ax.set(title=task_title(task), xlabel="rank of the ground-truth clip (1 = top, log scale)",
                ylabel="queries (%)")
