@@ -38,8 +38,14 @@ def embedding_map(clips: np.ndarray, texts: np.ndarray | None = None, *, seed: i
     if len(x) < 4:
         raise ValueError(f"a map needs at least 4 points, got {len(x)}")
     perp = perplexity or min(30.0, (len(x) - 1) / 3)
-    xy = TSNE(n_components=2, perplexity=perp, init="pca", metric="cosine", random_state=seed,
-              max_iter=1000).fit_transform(x)
+    from threadpoolctl import threadpool_limits
+
+    # One OpenMP thread: Barnes-Hut t-SNE with a thread per core slows down 30x on a shared,
+    # busy machine, and one thread gives the same map everywhere. Exact t-SNE is faster below
+    # ~500 points.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        xy = TSNE(n_components=2, perplexity=perp, init="pca", metric="cosine", random_state=seed,
+                  max_iter=1000, method="exact" if len(x) <= 500 else "barnes_hut").fit_transform(x)
     return xy[: len(clips)], xy[len(clips):]
 
 

@@ -32,12 +32,13 @@ class Exploration:
 
 def explore(model, data_root: str | Path, out_dir: str | Path, *, source: str = "youcook2",
             checkpoint: str | Path | None = None, name: str | None = None, seed: int = 0,
-            map_name: str = "embedding_map.png") -> Exploration:
+            map_name: str = "embedding_map.png", max_map_clips: int = 400) -> Exploration:
     """Embed gallery ``source`` of ``data_root`` with ``model``; write the map into ``out_dir``.
 
     Clusters use the learned centroids of the training run of ``checkpoint`` when it kept them,
     else a refit with the model's ``n_clusters`` (or, for a model without one, the number of
-    true concepts, else 32).
+    true concepts, else 32). The map shows at most ``max_map_clips`` clips (a seeded sample)
+    and their captions; the browser always covers every clip.
     """
     from mcnbench.report.embedmap import embedding_map, neighbour_agreement, plot_embedding_map
     from mcnbench.search import embed_captions, embed_gallery, gallery_for_model, true_concepts
@@ -62,6 +63,13 @@ def explore(model, data_root: str | Path, out_dir: str | Path, *, source: str = 
     report = browse(fused_embeddings(emb, text), gallery.captions, centroids=centroids, k=k,
                     truth=truth, names=names, ids=gallery.ids, seed=seed)
     ex = Exploration(name, source, None if checkpoint is None else str(checkpoint), report, notes=notes)
+    shown = np.arange(len(clips))
+    if len(shown) > max_map_clips:  # t-SNE is quadratic-ish: map a seeded sample of the clips
+        shown = np.sort(np.random.default_rng(seed).choice(len(clips), max_map_clips, replace=False))
+        ex.notes.append(f"{map_name}: {max_map_clips} of {len(clips)} clips (seeded sample) mapped")
+    clips, text = clips[shown], text[shown]
+    labels = report.labels[shown]
+    truth = truth[shown] if truth is not None else None
     try:
         xy_c, xy_t = embedding_map(clips, text, seed=seed)
     except ImportError as err:
@@ -72,9 +80,9 @@ def explore(model, data_root: str | Path, out_dir: str | Path, *, source: str = 
         colourings["coloured by true concept (synthetic world)"] = (truth, truth, names)
         ex.agreement["true concept"] = neighbour_agreement(np.concatenate([xy_c, xy_t]),
                                                            np.concatenate([truth, truth]))
-    colourings[f"coloured by learned cluster ({report.centroids_from})"] = (report.labels, report.labels, {})
+    colourings[f"coloured by learned cluster ({report.centroids_from})"] = (labels, labels, {})
     ex.agreement["learned cluster"] = neighbour_agreement(np.concatenate([xy_c, xy_t]),
-                                                          np.concatenate([report.labels, report.labels]))
+                                                          np.concatenate([labels, labels]))
     ex.map_path = plot_embedding_map(
         xy_c, xy_t, colourings, Path(out_dir) / map_name,
         f"{name}: t-SNE of {len(clips)} {source} clips (dots) and their captions (crosses)")
