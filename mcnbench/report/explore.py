@@ -122,12 +122,15 @@ def model_for_report(df, row: str, *, checkpoint: str | Path | None = None, devi
         notes.append(f"checkpoint {ckpt} used in place of the records' {named} (not on this machine); "
                      "the views show that model, not necessarily the one the tables measured")
     config = rec.model.get("config") or {}
-    overrides = {}
+    overrides, embeddings = {}, None
+    name = rec.model["name"]
     if isinstance(config.get("network"), dict):  # an MCN-family model: rebuild its config
-        overrides = {**config.get("network", {}), **config.get("train", {})}
-    model, _ = build_model(rec.model["name"] if rec.model["name"] in _registered() else "mcn",
-                           data_root=root, device=device, seed=int(rec.seed), checkpoint=ckpt,
-                           **_known(overrides))
+        overrides = _known({**config.get("network", {}), **config.get("train", {})})
+        name = name if name in _registered() else "mcn"  # an ablation variant: mcn + its config
+    elif config.get("embeddings"):  # precomputed embeddings, under whatever name they were recorded
+        name, embeddings = "precomputed", config["embeddings"]
+    model, _ = build_model(name, data_root=root, device=device, seed=int(rec.seed), checkpoint=ckpt,
+                           embeddings=embeddings, **overrides)
     return model, ckpt, Path(root), notes
 
 
