@@ -292,9 +292,10 @@ def plot_main_scores(df: pd.DataFrame, path: Path, colors: dict | None = None) -
         # labels would take more room than the bars.
         for xi, (_, r) in zip(x, sub.iterrows(), strict=True):
             err = 0 if pd.isna(r["std"]) else r["std"]
-            bars = ax.bar(xi, r["mean"], yerr=err, capsize=3, color=colors[r[ROW]], label=r[ROW])
-            # above the bar and its error bar, in black: readable on small bars too
-            ax.bar_label(bars, labels=[f"{r['mean']:.1f}"], padding=2 + 2 * bool(err), fontsize=8)
+            ax.bar(xi, r["mean"], yerr=err, capsize=3, color=colors[r[ROW]], label=r[ROW])
+            # above the error bar, in black: readable on small bars too, never under the whisker
+            ax.annotate(f"{r['mean']:.1f}", (xi, r["mean"] + err), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=8)
         if (task, metric) in paper:
             ax.axhline(paper[(task, metric)], color="black", linestyle="--", linewidth=1,
                        label=_paper_label(df))
@@ -342,7 +343,7 @@ def plot_ablation_deltas(df: pd.DataFrame, path: Path, reference: str,
     ax = axes[0]
     width = 0.8 / len(others)
     x = np.arange(len(cols))
-    kinds = set()
+    kinds: dict[str, set] = {"ci": set(), "se": set()}
     for i, label in enumerate(others):
         var = stats[stats[ROW] == label].set_index(["task", "metric"]).reindex(cols)
         sign = np.array([-1.0 if lower_is_better(m, t) else 1.0 for t, m in cols])
@@ -358,9 +359,9 @@ def plot_ablation_deltas(df: pd.DataFrame, path: Path, reference: str,
                 lo, hi = sorted((sign[j] * row["lo"], sign[j] * row["hi"]))
                 err[:, j] = [max(delta[j] - lo, 0), max(hi - delta[j], 0)]
                 marks[j] = "*" if row["significant"] else ""
-                kinds.add("ci")
+                kinds["ci"].add((t, m))
             else:
-                kinds.add("se")
+                kinds["se"].add((t, m))
         bars = ax.bar(x + (i - (len(others) - 1) / 2) * width, delta, width, yerr=err, capsize=3,
                       label=label, color=colors[label])
         ax.bar_label(bars, labels=[f"{d:+.1f}{s}" if math.isfinite(d) else "" for d, s in
@@ -369,10 +370,16 @@ def plot_ablation_deltas(df: pd.DataFrame, path: Path, reference: str,
     ax.margins(y=0.15)
     ax.set_xticks(x, [f"{task_title(t)}\n{m} {arrow(m, t)}" for t, m in cols])
     ax.set_ylabel(f"change vs {reference}\n(+ better, − worse)")
-    what = {"ci": "error bars: 95% paired bootstrap interval over queries (* p < 0.05)",
-            "se": "error bars: ±1 standard error of the difference over seeds"}
-    ax.set_title(f"Ablation: difference from {reference} (signed so that up is better)\n"
-                 + "; ".join(what[k] for k in sorted(kinds)), fontsize=10)
+    se_only = sorted(kinds["se"] - kinds["ci"])
+    if not kinds["ci"]:
+        what = "error bars: ±1 standard error of the difference over seeds"
+    else:
+        what = "error bars: 95% paired bootstrap interval over queries (* p < 0.05)"
+        if se_only:
+            names = ", ".join(f"{task_title(t)} {m}" for t, m in column_order(se_only))
+            what += f"; ±1 s.e. over seeds for {names} (no per-query arrays)"
+    ax.set_title(f"Ablation: difference from {reference} (signed so that up is better)\n{what}",
+                 fontsize=10)
     _legend_below(fig, axes)
     ax.grid(axis="x", visible=False)
     return _save(fig, path)
