@@ -84,7 +84,8 @@ class CrossTask(Task):
         """recall (official), recall_per_video (MCN), recall/<task_id> — percent.
 
         per_query (one row per scored video): ``video_ids``, ``task_ids``, ``T``, ``matches``
-        (GT seconds hit, the official count), ``hits`` (steps hit), ``present`` (steps in GT).
+        (GT seconds hit, the official count), ``hits`` (steps hit), ``present`` (steps in GT);
+        for timelines ``K`` (steps), ``pred_second`` [ΣK] and ``gt_step`` [ΣT] (videos in order).
         ``tie_rule`` does not apply (no ranking); it is recorded only.
         """
         from mcnbench.data.crosstask import load_crosstask
@@ -161,7 +162,15 @@ class CrossTask(Task):
                      "task_ids": np.asarray([t for t, _ in videos], dtype=str),
                      "T": np.asarray([len(s) for s in scores], dtype=np.int64),
                      "matches": counts[:, 0], "hits": counts[:, 1], "present": counts[:, 2],
-                     **_cluster_columns(clusters)}
+                     # for timelines: steps per video, each step's predicted second (-1: none),
+                     # each second's GT step (-1: background), videos concatenated in order
+                     "K": np.asarray([y.shape[1] for y in truths], dtype=np.int32),
+                     "pred_second": np.concatenate([np.full(y.shape[1], -1) if p is None else
+                                                    np.where(p.any(0), p.argmax(0), -1) for p, y
+                                                    in zip(dp.preds, truths, strict=True)]
+                                                   or [np.zeros(0)]).astype(np.int32),
+                     "gt_step": np.concatenate([np.where(y.any(1), y.argmax(1), -1) for y in truths]
+                                               or [np.zeros(0)]).astype(np.int16)}
         return TaskResult(metrics, per_query, info)
 
     def _cluster(self, emb: dict, y_true: np.ndarray, opts: dict) -> dict | None:

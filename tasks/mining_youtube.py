@@ -84,10 +84,10 @@ class MiningYouTube(Task):
         """MoF, MoF_no_bg, IoU, IoD (action classes), IoU_bg, IoD_bg, recall — percent.
 
         per_query (one row per scored video): ``video_ids``, ``T`` (frames of the ``fps``
-        grid: seconds by default), ``correct`` (frames whose predicted label is right) and
-        ``mof`` (per-video MoF, percent). ``info["label_mapping"]`` counts segments and labels
-        per normalisation rule. ``tie_rule`` does not apply (nothing is ranked); it is recorded
-        only.
+        grid: seconds by default), ``correct`` (frames whose predicted label is right), ``mof``
+        (per-video MoF, percent), and for timelines ``pred_label`` / ``gt_label`` [ΣT] (class per
+        frame, -1 background). ``info["label_mapping"]`` counts segments and labels per
+        normalisation rule. ``tie_rule`` does not apply (nothing is ranked); it is recorded only.
         """
         from mcnbench.data import rules
         from mcnbench.data.warnings import issue
@@ -176,7 +176,12 @@ class MiningYouTube(Task):
                                       source=data.root / "weakYouTube_dict.txt"),
         }
         per_query = {"video_ids": np.asarray(ids, dtype=str), "T": lengths, "correct": correct,
-                     "mof": 100 * correct / np.maximum(lengths, 1)}
+                     "mof": 100 * correct / np.maximum(lengths, 1),
+                     # for timelines: per-second predicted and GT class (-1: background), [ΣT]
+                     "pred_label": np.concatenate([np.where(p == bg, -1, p) for p in preds]
+                                                  or [np.zeros(0)]).astype(np.int16),
+                     "gt_label": np.concatenate([np.where(g == bg, -1, g) for g in gts]
+                                                or [np.zeros(0)]).astype(np.int16)}
         return TaskResult(metrics, per_query, info)
 
     def _align(self, data, vid: str, scores: np.ndarray, bg: int, opts: dict, label_map):

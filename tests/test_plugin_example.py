@@ -125,3 +125,14 @@ def test_import_tasks_fails_outside_the_repository(tmp_path):
     done = subprocess.run([sys.executable, "-c", "import mcnbench.tasks.youcook2, mcnbench.baselines.nce"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_package_folder_is_installed():
+    """pyproject lists the packages explicitly (tasks/ and baselines/ are mapped into mcnbench):
+    a new folder of mcnbench/ that is not listed would be missing from a real install."""
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(repo).parts) for p in (repo / "mcnbench").rglob("__init__.py")}
+    assert found | {"mcnbench.tasks", "mcnbench.baselines"} == listed

@@ -150,7 +150,7 @@ def _direction_root(tmp_path):
     caption 0 (both e_0); the csv lists the 4 clips (two videos)."""
     from conftest import avlnet_items, write_pickle
 
-    from mcnbench.models.precomputed import PrecomputedModel, write_embeddings
+    from mcnbench.zoo.precomputed import PrecomputedModel, write_embeddings
 
     items = avlnet_items(4, kind="youcook2")
     for i, it in enumerate(items):
@@ -204,7 +204,7 @@ def _video_root(tmp_path):
     text · (video + audio) = M; the csv names a fourth video absent from the pickle."""
     from conftest import avlnet_items, write_pickle
 
-    from mcnbench.models.precomputed import PrecomputedModel, write_embeddings
+    from mcnbench.zoo.precomputed import PrecomputedModel, write_embeddings
 
     items = avlnet_items(5, kind="youcook2")
     ids = ["AAAAAAAAAAA_0", "AAAAAAAAAAA_1", "BBBBBBBBBBB_0", "CCCCCCCCCCC_0", "CCCCCCCCCCC_1"]

@@ -138,7 +138,7 @@ def _root(tmp_path, dataset: str):
     class c scores SCORES-like: class texts e_c, video embeddings chosen per video."""
     from conftest import write_pickle
 
-    from mcnbench.models.precomputed import PrecomputedModel, write_embeddings
+    from mcnbench.zoo.precomputed import PrecomputedModel, write_embeddings
 
     items = action_items(dataset, per_class=1)
     rel = "ucf101/UCF101_data.pkl" if dataset == "ucf101" else "hmdb51/HMDB_data.pkl"

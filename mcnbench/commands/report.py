@@ -10,6 +10,7 @@ examples:
   mcnbench report                                   table of results/latest, files in results/latest/report/
   mcnbench report results/ablate --reference mcn --plots
   mcnbench report runs/a runs/b --format latex --out paper/tables --metrics youcook2:R@10 crosstask:recall
+  mcnbench report results/default --html results/default/report   tables, plots, index.html in one folder
 """
 
 FORMAT_NAMES = {"md": ("markdown",), "latex": ("latex",), "csv": ("csv",),
@@ -45,6 +46,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--plots", action="store_true", help="also write PNG figures")
     p.add_argument("--no-paper", dest="paper", action="store_false",
                    help="leave out the 'MCN (paper)' row of published numbers")
+    h = p.add_argument_group("HTML report")
+    h.add_argument("--html", nargs="?", const=True, default=None, metavar="DIR",
+                   help="also write index.html (implies --plots) with significance marks, the "
+                        "embedding map and cluster browser, protocol notes and provenance; DIR "
+                        "is then the folder for every file (default: --out)")
+    h.add_argument("--n-boot", type=int, default=1000,
+                   help="resamples of the paired bootstrap significance test")
+    h.add_argument("--explore", default=None, metavar="ROW",
+                   help="row whose model the embedding map and cluster browser show (default: "
+                        "the reference row; 'none' to skip); needs its checkpoint and data root")
+    h.add_argument("--explore-checkpoint", default=None, metavar="PATH",
+                   help="weights to use for --explore instead of the checkpoint the records name")
+    h.add_argument("--explore-source", default="youcook2", choices=("youcook2", "msrvtt", "corpus"),
+                   help="gallery the map and browser are made on")
     return p
 
 
@@ -65,16 +80,54 @@ def main(args: argparse.Namespace) -> int:
         return 2
     print(to_markdown(table))
     out = args.out or _default_out(args.results)
+    if isinstance(args.html, str):
+        if args.out and Path(args.out).resolve() != Path(args.html).resolve():
+            print("mcnbench report: error: --out and --html DIR name different folders; give one",
+                  file=sys.stderr)
+            return 2
+        out = Path(args.html)
     written = write_tables(df, out, FORMAT_NAMES[args.format], table=table)
-    if args.plots:
-        from mcnbench.report.plots import write_plots
+    notes, tests, reference, figures = [], None, None, []
+    if args.plots or args.html:
+        from mcnbench.report.plots import default_reference, write_plots
+        from mcnbench.report.significance import compare_rows
+        from mcnbench.report.tables import resolve_label
 
-        figures, notes = write_plots(df, args.results, out, args.reference, args.metrics)
+        reference = default_reference(df, args.reference)
+        if reference:
+            reference = resolve_label(df, reference)
+            tests = compare_rows(df, reference, columns=table.columns, n_boot=args.n_boot)
+        figures, notes = write_plots(df, args.results, out, reference, args.metrics, tests=tests)
         written += figures
-        for note in notes:
-            print(f"mcnbench report: {note}", file=sys.stderr)
+    if args.html:
+        written.append(_write_html(args, df, table, out, figures, written, tests, reference, notes))
+    for note in notes:
+        print(f"mcnbench report: {note}", file=sys.stderr)
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0
+
+
+def _write_html(args, df, table, out, figures, written, tests, reference, notes) -> Path:
+    from mcnbench.report.html import write_html
+
+    explorations = []
+    row = reference if args.explore is None else (None if args.explore == "none" else args.explore)
+    if row:
+        from mcnbench.report.explore import explore, model_for_report
+
+        try:
+            model, ckpt, root, more = model_for_report(df, row, checkpoint=args.explore_checkpoint)
+            ex = explore(model, root, out, source=args.explore_source, checkpoint=ckpt, name=row)
+            ex.notes = more + ex.notes
+            explorations.append(ex)
+            if ex.map_path is not None:
+                written.append(ex.map_path)
+        except (FileNotFoundError, ValueError, OSError) as err:
+            notes.append(f"embedding map and cluster browser: skipped for {row}, {err}")
+    tables = [p for p in written if p.suffix in (".md", ".tex", ".csv")]
+    return write_html(df, out, table=table, roots=args.results, figures=figures, files=tables,
+                      tests=tests, reference=reference, explorations=explorations, notes=notes,
+                      n_boot=args.n_boot)
 
 
 def _default_out(results: list[str]) -> Path:

@@ -235,3 +235,12 @@ def plan_units(spec: RunSpec, mspec: ModelSpec, entry: dict, tasks: list, option
 
 def model_dir(out: Path, name: str) -> Path:
     return Path(out) / safe_name(name)
+
+
+def build_registered(name: str, data_root, *, device: str = "cpu", seed: int = 0,
+                     checkpoint=None, embeddings=None, **overrides: Any) -> tuple[Any, dict]:
+    """A registered model by name on ``data_root`` (a path or DataRoot): (model, record entry).
+    The one-call form of :func:`build_model` for tools that embed outside a run (search, views)."""
+    root = data_root if isinstance(data_root, DataRoot) else DataRoot(Path(data_root))
+    return build_model(ModelSpec(name, overrides=overrides, checkpoint=checkpoint,
+                                 embeddings=embeddings), root, seed=seed, device=device)

@@ -1,14 +1,21 @@
 """Figures for ``mcnbench report --plots``: PNGs a person reads faster than the table.
 
-* ``recall_at_k.png``  retrieval recall@K per model, one panel per task, error bars over seeds
-* ``main_scores.png``  each task's main score per model, with MCN's published number
-* ``ablation_delta.png``  each variant's difference from the reference model
+* ``recall_at_k.png``  recall@K for every K (log axis) from the saved per-query ranks, one panel
+  per retrieval task, mean over seeds with a ±1 std band; the recorded R@1/5/10 as dots
+* ``rank_histogram.png``  where the ground-truth clip lands: histogram of its rank per model
+* ``main_scores.png``  each task's main score per model, ±1 std over seeds, MCN's published number
+* ``ablation_delta.png``  each variant's difference from the reference model, with the paired
+  bootstrap 95% interval where per-query arrays allow (else ±1 s.e. over seeds; the title says)
 * ``crosstask_per_task.png``  CrossTask recall per task (when the records carry it)
-* ``training_curves.png``  loss components over training steps (from ``train_log.jsonl``)
+* ``timelines.png``  a few CrossTask and Mining YouTube videos: ground truth, each model's
+  prediction, background
+* ``training_curves.png``  every trained model's loss terms (named from its config) and any
+  ``val/...`` monitor, over steps (from ``train_log.jsonl``)
 
-Matplotlib is used through ``Figure`` objects (the Agg canvas), never ``pyplot``: no global
-state, no display needed, safe in tests and CI. A figure whose data is absent is skipped with
-a note saying why.
+Every figure colours a model the same way (:func:`mcnbench.report.identity.model_colors`, keyed
+by :func:`~mcnbench.report.identity.row_key`). Matplotlib is used through ``Figure`` objects (the
+Agg canvas), never ``pyplot``: no global state, no display needed, safe in tests and CI. A figure
+whose data is absent is skipped with a note saying why.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +41,17 @@ from mcnbench.report.frame import (
     select_metrics,
     task_title,
 )
+from mcnbench.report.identity import ROW, model_colors, with_row
 
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9,
          "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3}
 LOSS_KEYS = ("loss", "mms", "cluster", "recon")
-LOSS_TITLES = {"loss": "total loss", "mms": "contrastive (MMS)", "cluster": "clustering",
-               "recon": "reconstruction"}
+CONTRASTIVE_NAMES = {"mms": "MMS", "nce": "NCE", "mil-nce": "MIL-NCE"}
+PANEL_TITLES = {"loss": "total loss", "mms": "contrastive loss", "cluster": "clustering loss",
+                "recon": "reconstruction loss"}
+BACKGROUND = (0.88, 0.88, 0.88, 1.0)
 _PER_TASK = re.compile(r"^recall[/:](.+)$", re.IGNORECASE)
+_TRAIN_SEED = re.compile(r"^(?:train-)?seed(\d+)$")  # <model>/train/<key>/seed<k>, or train-seed<k>
 
 
 def _styled(fn):
@@ -61,22 +73,23 @@ def _figure(n_panels: int, width: float = 4.6, height: float = 3.6, max_cols: in
 
     cols = min(n_panels, max_cols)
     rows = -(-n_panels // cols)
-    fig = Figure(figsize=(max(width * cols, 5.0), height * rows), dpi=150, layout="constrained")
+    fig = Figure(figsize=(max(width * cols, 5.0), height * rows), dpi=110, layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax in axes[n_panels:]:
         ax.remove()
     return fig, axes[:n_panels]
 
 
-def _legend_below(fig, axes) -> None:
+def _legend_below(fig, axes, ncols: int = 3) -> None:
     """One legend for the whole figure, under the panels, where it hides no data."""
-    handles, labels = {}, {}
+    handles = {}
     for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
-    labels = list(handles)
-    fig.legend([handles[k] for k in labels], labels, loc="outside lower center",
-               ncols=min(len(labels), 3), frameon=False)
+            if not label.startswith("_"):
+                handles.setdefault(label, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncols=min(len(handles), ncols), frameon=False)
 
 
 def _paper_label(df: pd.DataFrame) -> str:
@@ -84,17 +97,14 @@ def _paper_label(df: pd.DataFrame) -> str:
     return f"{PAPER_LABEL}, real data" if synthetic else PAPER_LABEL
 
 
-def _colors(labels: Sequence[str]) -> dict[str, tuple]:
-    """One stable colour per row label, shared by every figure of a report."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    return {label: cmap(i % 10) for i, label in enumerate(sorted(labels))}
+def report_colors(df: pd.DataFrame) -> dict[str, tuple]:
+    """The colour of every row of a report (one call per report, shared by all its figures)."""
+    return model_colors(with_row(enrich(df))[ROW].unique())
 
 
 def _stats(df: pd.DataFrame) -> pd.DataFrame:
-    return (df.groupby(["label", "task", "metric"])["value"]
-              .agg(mean="mean", std="std", n="count").reset_index())
+    return (with_row(df).groupby([ROW, "task", "metric"])["value"]
+            .agg(mean="mean", std="std", n="count").reset_index())
 
 
 def _n_text(stats: pd.DataFrame) -> str:
@@ -105,108 +115,271 @@ def _n_text(stats: pd.DataFrame) -> str:
     return f"mean ± std over {seeds} seeds"
 
 
-# recall@K -------------------------------------------------------------------------------------
+def _records(df: pd.DataFrame) -> dict:
+    return df.attrs.get("records", {})
+
+
+def _per_query(path: str, name: str) -> np.ndarray | None:
+    """A per-query array saved beside the record at ``path``, or None when absent/unreadable."""
+    from mcnbench.records import load_per_query
+
+    try:
+        return np.asarray(load_per_query(path, name))
+    except (OSError, ValueError):
+        return None
+
+
+# recall@K over every K --------------------------------------------------------------------------
+def recall_curve(ranks: np.ndarray, denominator: int, ks: np.ndarray) -> np.ndarray:
+    """Recall@K in percent for each K of ``ks`` from 0-based ``ranks`` [Q] (NaN = miss).
+
+    Same hit rule as the recorded metrics (:func:`mcnbench.metrics.retrieval.hits_at`: rank < K,
+    rank == 0 for K = 1) over ``denominator`` queries (the complete test set; absent ones are
+    misses). One sort, then a binary search per K.
+    """
+    ranks = np.asarray(ranks, dtype=np.float64)
+    found = np.sort(ranks[np.isfinite(ranks)])
+    ks = np.asarray(ks)
+    below = np.searchsorted(found, ks, side="left").astype(np.float64)
+    below[ks == 1] = np.count_nonzero(found == 0)
+    return 100.0 * below / max(int(denominator), 1)
+
+
+def _ranks_by_record(df: pd.DataFrame) -> pd.DataFrame:
+    """(row, task, seed, path, ranks, denominator) for every record with a ``ranks`` array."""
+    rows = []
+    recs = _records(df)
+    for (row, task, seed, path), _ in with_row(df).groupby([ROW, "task", "seed", "path"]):
+        ranks = _per_query(path, "ranks")
+        if ranks is None or ranks.ndim != 1 or ranks.dtype.kind not in "fiu":
+            continue
+        info = getattr(recs.get(path), "info", None) or {}
+        denom = info.get("r_at_k_denominator") or info.get("complete_size") or len(ranks)
+        rows.append({ROW: row, "task": task, "seed": seed, "path": path,
+                     "ranks": ranks.astype(np.float64), "denominator": int(denom)})
+    return pd.DataFrame(rows, columns=[ROW, "task", "seed", "path", "ranks", "denominator"])
+
+
+def _task_order(tasks) -> list[str]:
+    return [t for t, _ in column_order((t, "R@1") for t in set(tasks))]
+
+
+def recall_curves(df: pd.DataFrame, n_points: int = 200) -> pd.DataFrame:
+    """Recall@K curves from the saved ranks: one line per (row, task, K) with ``mean`` and
+    ``std`` (ddof=1) over seeds and ``n`` seeds; K on a log grid from 1 to the largest
+    denominator, always including 1, 5 and 10."""
+    ranks = _ranks_by_record(enrich(df))
+    out = []
+    for task, sub in ranks.groupby("task"):
+        kmax = max(int(sub["denominator"].max()), 2)
+        ks = np.unique(np.concatenate([np.round(np.logspace(0, math.log10(kmax), n_points)).astype(int),
+                                       [k for k in (1, 5, 10) if k <= kmax]]))
+        for row, runs in sub.groupby(ROW):
+            curves = np.stack([recall_curve(r, d, ks) for r, d in zip(runs["ranks"], runs["denominator"],
+                                                                    strict=True)])
+            std = curves.std(axis=0, ddof=1) if len(curves) > 1 else np.full(len(ks), np.nan)
+            out.append(pd.DataFrame({ROW: row, "task": task, "k": ks, "mean": curves.mean(axis=0),
+                                     "std": std, "n": len(curves)}))
+    cols = [ROW, "task", "k", "mean", "std", "n"]
+    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
 @_styled
-def plot_recall_at_k(df: pd.DataFrame, path: Path) -> Path | None:
-    """Recall@K against K, one line per model, one panel per retrieval task."""
+def plot_recall_at_k(df: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
+    """Recall@K against K (log axis), one line per model, one panel per retrieval task.
+
+    From the per-query ranks when saved (:func:`recall_curves`: every K up to the gallery
+    size); the recorded R@K as dots (and alone where no ranks were saved). Band: ±1 std over
+    seeds.
+    """
     df = enrich(df)
+    colors = colors or report_colors(df)
     rk = df[df["metric"].map(recall_k).notna()].copy()
-    if rk.empty:
+    curves = recall_curves(df)
+    tasks = _task_order(set(rk["task"]) | set(curves["task"]))
+    if not tasks:
         return None
     rk["k"] = rk["metric"].map(recall_k)
     stats = _stats(rk).merge(rk[["metric", "k"]].drop_duplicates(), on="metric")
     paper = paper_numbers(df)
-    colors = _colors(df["label"].unique())
-    tasks = [t for t, _ in column_order((t, "R@1") for t in stats["task"].unique())]
     fig, axes = _figure(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
-        sub = stats[stats["task"] == task]
-        for label, line in sub.groupby("label"):
+        sub = curves[curves["task"] == task]
+        for row, line in sub.groupby(ROW):
+            ax.plot(line["k"], line["mean"], color=colors[row], label=row, linewidth=1.6)
+            if line["std"].notna().any():
+                ax.fill_between(line["k"], line["mean"] - line["std"], line["mean"] + line["std"],
+                                color=colors[row], alpha=0.18, linewidth=0)
+        points = stats[stats["task"] == task]
+        for row, line in points.groupby(ROW):
             line = line.sort_values("k")
-            ax.errorbar(line["k"], line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3,
-                        label=label, color=colors[label])
-        ks = sorted(sub["k"].unique())
-        published = [(k, paper.get((task, f"R@{k}"))) for k in ks]
+            ax.plot(line["k"], line["mean"], linestyle="none", marker="o", markersize=4,
+                    color=colors[row], label=row if row not in set(sub[ROW]) else "_")
+        published = [(k, paper.get((task, f"R@{k}"))) for k in sorted(points["k"].unique())]
         published = [(k, v) for k, v in published if v is not None]
         if published:
             xs, ys = zip(*published, strict=True)
             ax.plot(xs, ys, linestyle="--", marker="s", mfc="none", color="black", label=_paper_label(df))
-        ax.set(title=task_title(task), xlabel="K", ylabel="recall@K (%) ↑", xticks=ks, ylim=(0, None))
+        ax.set_xscale("log")
+        ax.set(title=task_title(task), xlabel="K (log scale)", ylabel="recall@K (%) ↑", ylim=(0, 101))
     _legend_below(fig, axes)
-    fig.suptitle(f"Text→video retrieval: recall@K ({_n_text(stats)})")
+    fig.suptitle("Text→video retrieval: recall@K for every K (mean over seeds, band ±1 std; "
+                 "dots: recorded R@K)")
+    return _save(fig, path)
+
+
+def rank_histogram(df: pd.DataFrame, n_bins: int = 24) -> pd.DataFrame:
+    """Share of queries (percent, seeds pooled) whose ground truth lands in each log-spaced bin
+    of 1-based rank ``[lo, hi)``: one line per (row, task, bin), plus ``misses`` (absent
+    queries) per (row, task), so that shares + misses = 100."""
+    ranks = _ranks_by_record(enrich(df))
+    out = []
+    for task, sub in ranks.groupby("task"):
+        top = int(sub["denominator"].max())
+        bins = np.unique(np.round(np.logspace(0, math.log10(top + 1), n_bins + 1)).astype(int))
+        for row, runs in sub.groupby(ROW):
+            r = np.concatenate(list(runs["ranks"])) + 1.0
+            total = int(runs["denominator"].sum())
+            found = r[np.isfinite(r)]
+            share = 100.0 * np.histogram(found, bins=bins)[0] / max(total, 1)
+            out.append(pd.DataFrame({ROW: row, "task": task, "lo": bins[:-1], "hi": bins[1:],
+                                     "share": share, "misses": 100.0 * (total - len(found)) / max(total, 1)}))
+    cols = [ROW, "task", "lo", "hi", "share", "misses"]
+    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
+@_styled
+def plot_rank_histograms(df: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
+    """:func:`rank_histogram` drawn per task, one step line per model."""
+    df = enrich(df)
+    hist = rank_histogram(df)
+    if hist.empty:
+        return None
+    colors = colors or report_colors(df)
+    tasks = _task_order(hist["task"])
+    fig, axes = _figure(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        for row, h in hist[hist["task"] == task].groupby(ROW):
+            miss = h["misses"].iloc[0]
+            edges = np.concatenate([h["lo"].to_numpy(), h["hi"].to_numpy()[-1:]])
+            ax.stairs(h["share"].to_numpy(), edges, color=colors[row], linewidth=1.6,
+                      label=row if miss == 0 else f"{row} ({miss:.1f}% absent clips: misses)")
+        ax.set_xscale("log")
+        ax.set(title=task_title(task), xlabel="rank of the ground-truth clip (1 = top, log scale)",
+               ylabel="queries (%)")
+    _legend_below(fig, axes)
+    fig.suptitle("Where the right clip lands: rank histogram (seeds pooled)")
     return _save(fig, path)
 
 
 # main scores ----------------------------------------------------------------------------------
 @_styled
-def plot_main_scores(df: pd.DataFrame, path: Path) -> Path | None:
-    """Each task's main score per model (bars, error bars over seeds), paper number dashed."""
+def plot_main_scores(df: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
+    """Each task's main score per model (bars, ±1 std over seeds), paper number dashed."""
     df = enrich(df)
     main = df[df["main_score"].astype(bool)]
     if main.empty:
         return None
     stats = _stats(main)
     paper = paper_numbers(df)
-    colors = _colors(df["label"].unique())
+    colors = colors or report_colors(df)
     cols = column_order(zip(stats["task"], stats["metric"], strict=True))
     fig, axes = _figure(len(cols), width=4.2, height=3.2, max_cols=2)
     for ax, (task, metric) in zip(axes, cols, strict=True):
-        sub = stats[(stats["task"] == task) & (stats["metric"] == metric)].sort_values("label")
+        sub = stats[(stats["task"] == task) & (stats["metric"] == metric)].sort_values(ROW)
         x = np.arange(len(sub))
         # Models are told apart by colour (shared legend below): long variant names as tick
         # labels would take more room than the bars.
         for xi, (_, r) in zip(x, sub.iterrows(), strict=True):
-            bars = ax.bar(xi, r["mean"], yerr=0 if pd.isna(r["std"]) else r["std"], capsize=3,
-                          color=colors[r["label"]], label=r["label"])
-            ax.bar_label(bars, labels=[f"{r['mean']:.1f}"], label_type="center", fontsize=8, color="white")
+            err = 0 if pd.isna(r["std"]) else r["std"]
+            ax.bar(xi, r["mean"], yerr=err, capsize=3, color=colors[r[ROW]], label=r[ROW])
+            # above the error bar, in black: readable on small bars too, never under the whisker
+            ax.annotate(f"{r['mean']:.1f}", (xi, r["mean"] + err), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=8)
         if (task, metric) in paper:
             ax.axhline(paper[(task, metric)], color="black", linestyle="--", linewidth=1,
                        label=_paper_label(df))
+        ax.margins(y=0.15)
         ax.set_xticks([])
         ax.set(title=task_title(task), ylabel=f"{metric} {arrow(metric, task)}")
         ax.grid(axis="x", visible=False)
     _legend_below(fig, axes)
-    fig.suptitle(f"Main score per task ({_n_text(stats)})")
+    fig.suptitle(f"Main score per task ({_n_text(stats)}; error bars ±1 std over seeds)")
     return _save(fig, path)
 
 
 # ablation differences -------------------------------------------------------------------------
 @_styled
 def plot_ablation_deltas(df: pd.DataFrame, path: Path, reference: str,
-                         metrics: str | Sequence[str] | None = None) -> Path | None:
-    """Each variant's change from ``reference`` per metric, signed so that up means better."""
+                         metrics: str | Sequence[str] | None = None, colors: dict | None = None,
+                         tests: pd.DataFrame | None = None) -> Path | None:
+    """Each variant's change from ``reference`` per metric, signed so that up means better.
+
+    Error bars: the 95% paired-bootstrap interval of the difference (``tests``, from
+    :func:`mcnbench.report.significance.compare_rows`) where the per-query arrays allow it, else
+    ±1 standard error of the difference of seed means; significant differences get a ``*``.
+    """
+    from mcnbench.report.tables import resolve_label
+
     df = enrich(df)
     # The paper's ablation tables show one number per task (its main score): so does this one.
     stats = _stats(select_metrics(df, metrics or "main"))
-    if reference not in set(stats["label"]):  # a model name: its one row label ("mcn (full)")
-        named = sorted(set(df.loc[df["model"] == reference, "label"]))
-        reference = named[0] if len(named) == 1 else reference
-    ref = stats[stats["label"] == reference].set_index(["task", "metric"])
-    others = sorted(set(stats["label"]) - {reference})
+    try:
+        reference = resolve_label(df, reference)
+    except ValueError:
+        return None
+    ref = stats[stats[ROW] == reference].set_index(["task", "metric"])
+    others = sorted(set(stats[ROW]) - {reference})
     if ref.empty or not others:
         return None
+    if tests is None:
+        from mcnbench.report.significance import compare_rows
+
+        tests = compare_rows(df, reference, columns=list(ref.index))
+    tests = tests.set_index(["row", "task", "metric"]) if len(tests) else None
     cols = [c for c in column_order(ref.index) if c in ref.index]
-    colors = _colors(df["label"].unique())
-    fig, axes = _figure(1, width=min(12.0, max(6.0, 0.5 * len(cols) * (len(others) + 1))), height=4.4)
+    colors = colors or report_colors(df)
+    fig, axes = _figure(1, width=min(12.0, max(6.0, 0.5 * len(cols) * (len(others) + 1))), height=4.6)
     ax = axes[0]
     width = 0.8 / len(others)
     x = np.arange(len(cols))
+    kinds: dict[str, set] = {"ci": set(), "se": set()}
     for i, label in enumerate(others):
-        var = stats[stats["label"] == label].set_index(["task", "metric"]).reindex(cols)
+        var = stats[stats[ROW] == label].set_index(["task", "metric"]).reindex(cols)
         sign = np.array([-1.0 if lower_is_better(m, t) else 1.0 for t, m in cols])
         delta = sign * (var["mean"].to_numpy() - ref.loc[cols, "mean"].to_numpy())
-        # Standard error of a difference of two seed means (0 when a side has one seed).
+        # ±1 s.e. of a difference of two seed means (0 when a side has one seed) ...
         se = np.sqrt((var["std"] ** 2 / var["n"]).fillna(0).to_numpy()
                      + (ref.loc[cols, "std"] ** 2 / ref.loc[cols, "n"]).fillna(0).to_numpy())
-        bars = ax.bar(x + (i - (len(others) - 1) / 2) * width, delta, width, yerr=se, capsize=3,
+        err = np.vstack([se, se])
+        marks = [""] * len(cols)
+        for j, (t, m) in enumerate(cols):  # ... replaced by the bootstrap interval where known
+            if tests is not None and (label, t, m) in tests.index:
+                row = tests.loc[(label, t, m)]
+                lo, hi = sorted((sign[j] * row["lo"], sign[j] * row["hi"]))
+                err[:, j] = [max(delta[j] - lo, 0), max(hi - delta[j], 0)]
+                marks[j] = "*" if row["significant"] else ""
+                kinds["ci"].add((t, m))
+            else:
+                kinds["se"].add((t, m))
+        bars = ax.bar(x + (i - (len(others) - 1) / 2) * width, delta, width, yerr=err, capsize=3,
                       label=label, color=colors[label])
-        ax.bar_label(bars, labels=[f"{d:+.1f}" if math.isfinite(d) else "" for d in delta],
-                     padding=3, fontsize=8)
+        ax.bar_label(bars, labels=[f"{d:+.1f}{s}" if math.isfinite(d) else "" for d, s in
+                                   zip(delta, marks, strict=True)], padding=3, fontsize=8)
     ax.axhline(0, color="black", linewidth=0.8)
+    ax.margins(y=0.15)
     ax.set_xticks(x, [f"{task_title(t)}\n{m} {arrow(m, t)}" for t, m in cols])
     ax.set_ylabel(f"change vs {reference}\n(+ better, − worse)")
-    ax.set_title(f"Ablation: difference from {reference}\n(signed so that up is better; "
-                 f"error bars ±1 s.e. over seeds)")
+    se_only = sorted(kinds["se"] - kinds["ci"])
+    if not kinds["ci"]:
+        what = "error bars: ±1 standard error of the difference over seeds"
+    else:
+        what = "error bars: 95% paired bootstrap interval over queries (* p < 0.05)"
+        if se_only:
+            names = ", ".join(f"{task_title(t)} {m}" for t, m in column_order(se_only))
+            what += f"; ±1 s.e. over seeds for {names} (no per-query arrays)"
+    ax.set_title(f"Ablation: difference from {reference} (signed so that up is better)\n{what}",
+                 fontsize=10)
     _legend_below(fig, axes)
     ax.grid(axis="x", visible=False)
     return _save(fig, path)
@@ -217,16 +390,17 @@ def crosstask_per_task(df: pd.DataFrame) -> pd.DataFrame:
     """Per-task CrossTask recalls as (label, seed, task_id, value), from what records carry.
 
     Metrics named ``recall/<task_id>`` are used first; otherwise a dict of numbers in the
-    record's ``info`` whose key mentions both "task" and "recall" (``per_task_recall``).
+    record's ``info`` whose key mentions both "task" and "recall" (``per_task_recall``). The
+    ``label`` column holds the row key.
     """
-    df = enrich(df)
+    df = with_row(enrich(df))
     ct = df[df["task"] == "crosstask"]
     hits = ct["metric"].str.extract(_PER_TASK, expand=False)
     if hits.notna().any():
-        out = ct[hits.notna()].assign(task_id=hits[hits.notna()])
+        out = ct[hits.notna()].assign(task_id=hits[hits.notna()], label=ct[ROW])
         return out[["label", "seed", "task_id", "value"]].reset_index(drop=True)
     rows = []
-    for (path, label, seed), _ in ct.groupby(["path", "label", "seed"]):
+    for (path, label, seed), _ in ct.groupby(["path", ROW, "seed"]):
         for key, value in _info(df, path).items():
             if isinstance(value, dict) and "task" in key.lower() and "recall" in key.lower():
                 rows += [{"label": label, "seed": seed, "task_id": str(k), "value": float(v)}
@@ -236,7 +410,7 @@ def crosstask_per_task(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _info(df: pd.DataFrame, path: str) -> dict:
-    record = df.attrs.get("records", {}).get(path)
+    record = _records(df).get(path)
     return getattr(record, "info", None) or {}
 
 
@@ -251,14 +425,14 @@ def _task_titles(df: pd.DataFrame) -> dict[str, str]:
 
 
 @_styled
-def plot_crosstask(df: pd.DataFrame, path: Path) -> Path | None:
+def plot_crosstask(df: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
     per_task = crosstask_per_task(df)
     if per_task.empty:
         return None
     stats = per_task.groupby(["label", "task_id"])["value"].agg(mean="mean", std="std").reset_index()
     task_ids = sorted(stats["task_id"].unique(), key=lambda t: (len(t), t))
     labels = sorted(stats["label"].unique())
-    colors = _colors(enrich(df)["label"].unique())
+    colors = colors or report_colors(df)
     fig, axes = _figure(1, width=max(7.0, 0.55 * len(task_ids) * max(1, len(labels)) ** 0.5), height=4.2)
     ax = axes[0]
     width = 0.8 / len(labels)
@@ -276,16 +450,180 @@ def plot_crosstask(df: pd.DataFrame, path: Path) -> Path | None:
     titles = _task_titles(enrich(df))
     ax.set_xticks(x, [titles.get(t, t) for t in task_ids], rotation=40, ha="right")
     ax.set(xlabel="CrossTask task", ylabel="step recall (%) ↑",
-           title="CrossTask step localisation: recall per task (mean ± std over seeds)")
+           title="CrossTask step localisation: recall per task (mean over seeds, error bars ±1 std)")
     _legend_below(fig, axes)
     ax.grid(axis="x", visible=False)
     return _save(fig, path)
 
 
+# alignment timelines --------------------------------------------------------------------------
+@dataclass
+class VideoTimeline:
+    """One video's ground truth and prediction, per second.
+
+    gt:           [T] label per second (-1 = background); CrossTask: the GT step, MYT: the class
+    pred:         [T] predicted label per second (Mining YouTube), or None
+    pred_seconds: [K] the second each step was placed at (CrossTask's one-second-per-step DP;
+                  -1 = not placed), or None
+    """
+
+    task: str
+    video_id: str
+    group: str              # CrossTask task id; "" for Mining YouTube
+    gt: np.ndarray
+    pred: np.ndarray | None = None
+    pred_seconds: np.ndarray | None = None
+
+    @property
+    def T(self) -> int:
+        return len(self.gt)
+
+
+def timelines(record_file: str | Path, task: str) -> list[VideoTimeline]:
+    """The per-video timelines saved beside a CrossTask or Mining YouTube record (videos in the
+    order they were scored); empty when the record predates the timeline arrays."""
+    f = str(record_file)
+    vids, T = _per_query(f, "video_ids"), _per_query(f, "T")
+    if vids is None or T is None:
+        return []
+    starts = np.concatenate([[0], np.cumsum(T)])
+    if task == "crosstask":
+        K, pred_s, gt = _per_query(f, "K"), _per_query(f, "pred_second"), _per_query(f, "gt_step")
+        groups = _per_query(f, "task_ids")
+        if K is None or pred_s is None or gt is None or len(gt) != starts[-1]:
+            return []
+        k0 = np.concatenate([[0], np.cumsum(K)])
+        return [VideoTimeline(task, str(v), "" if groups is None else str(groups[i]),
+                              gt[starts[i]:starts[i + 1]].astype(int),
+                              pred_seconds=pred_s[k0[i]:k0[i + 1]].astype(int))
+                for i, v in enumerate(vids)]
+    pred, gt = _per_query(f, "pred_label"), _per_query(f, "gt_label")
+    if pred is None or gt is None or len(gt) != starts[-1] or len(pred) != len(gt):
+        return []
+    return [VideoTimeline(task, str(v), "", gt[starts[i]:starts[i + 1]].astype(int),
+                          pred=pred[starts[i]:starts[i + 1]].astype(int)) for i, v in enumerate(vids)]
+
+
+def _label_names(df: pd.DataFrame, task: str) -> dict[tuple[str, int], str]:
+    """(group, label) → name from the data root the records name (step texts, class names);
+    empty when the data root is not on this machine."""
+    roots = {r.data.get("root") for p, r in _records(df).items() if r.task.get("name") == task}
+    for root in sorted(r for r in roots if r):
+        try:
+            if task == "crosstask":
+                from mcnbench.data.crosstask import load_crosstask
+
+                release = load_crosstask(root)
+                return {(tid, k): s for tid, c in release.tasks.items() for k, s in enumerate(c.steps)}
+            from mcnbench.data.mining_youtube import read_class_dict
+
+            classes = read_class_dict(Path(root) / "mining_youtube" / "weakYouTube_dict.txt")
+            return {("", k): c.replace("_", " ") for k, c in enumerate(classes)}
+        except Exception:  # a data root moved or changed since: names are a nicety, keep going
+            continue
+    return {}
+
+
+def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
+    """(label, start, stop) runs of a [T] label sequence."""
+    if len(labels) == 0:
+        return []
+    change = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [len(labels)]])
+    return [(int(labels[s]), int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
+
+
+def timeline_selection(df: pd.DataFrame, n_videos: int = 3) -> dict[str, dict[str, list[VideoTimeline]]]:
+    """{task: {row: timelines of the chosen videos}} for CrossTask and Mining YouTube: the first
+    ``n_videos`` videos (sorted ids) that every row scored, each row's lowest seed."""
+    df = with_row(enrich(df))
+    out: dict[str, dict[str, list[VideoTimeline]]] = {}
+    for task in ("crosstask", "mining_youtube"):
+        sub = df[df["task"] == task].sort_values("seed")
+        per_row = {}
+        for row, rows in sub.groupby(ROW):
+            for path in rows["path"].unique():
+                found = timelines(path, task)
+                if found:
+                    per_row[row] = {(t.group, t.video_id): t for t in found}
+                    break
+        if not per_row:
+            continue
+        common = sorted(set.intersection(*(set(v) for v in per_row.values())))[:n_videos]
+        if common:
+            out[task] = {row: [v[key] for key in common] for row, v in sorted(per_row.items())}
+    return out
+
+
+@_styled
+def plot_timelines(df: pd.DataFrame, path: Path, n_videos: int = 3,
+                   colors: dict | None = None) -> Path | None:
+    """A few CrossTask and Mining YouTube videos: the ground truth and each model's prediction
+    as coloured bars over seconds (one colour per step / class, grey = background); CrossTask's
+    prediction is one second per step, drawn as a tick at that second."""
+    from matplotlib import colormaps
+    from matplotlib.patches import Patch
+
+    df = enrich(df)
+    chosen = timeline_selection(df, n_videos)
+    if not chosen:
+        return None
+    colors = colors or report_colors(df)
+    panels = [(task, i) for task, per_row in chosen.items() for i in range(len(next(iter(per_row.values()))))]
+    n_rows = max(len(per_row) for per_row in chosen.values()) + 1
+    fig, axes = _figure(len(panels), width=6.4, height=0.45 * n_rows + 1.4, max_cols=2)
+    cmap = colormaps["tab20"]
+    names = {task: _label_names(df, task) for task in chosen}
+
+    def colour(label: int):
+        return BACKGROUND if label < 0 else cmap(label % 20)
+
+    for ax, (task, i) in zip(axes, panels, strict=True):
+        per_row = chosen[task]
+        rows = list(per_row)
+        gt = per_row[rows[0]][i]
+        lanes = ["ground truth", *rows]
+        for lane, (label, s, e) in ((0, r) for r in _runs(gt.gt)):
+            ax.broken_barh([(s, e - s)], (lane - 0.4, 0.8), color=colour(label))
+        for j, row in enumerate(rows, start=1):
+            video = per_row[row][i]
+            if video.pred is not None:
+                for label, s, e in _runs(video.pred):
+                    ax.broken_barh([(s, e - s)], (j - 0.4, 0.8), color=colour(label))
+            else:
+                ax.broken_barh([(0, video.T)], (j - 0.4, 0.8), color=BACKGROUND)
+                for k, sec in enumerate(video.pred_seconds):
+                    if sec >= 0:
+                        ax.broken_barh([(sec, 1)], (j - 0.45, 0.9), color=colour(k), edgecolor="black",
+                                       linewidth=0.6)
+        ax.set_yticks(range(len(lanes)), lanes)
+        for tick, lane in zip(ax.get_yticklabels()[1:], rows, strict=True):
+            tick.set_color(colors.get(lane, "black"))
+        ax.invert_yaxis()
+        ax.set_xlim(0, gt.T)
+        ax.grid(False)
+        group = f"task {gt.group}, " if gt.group else ""
+        ax.set(xlabel="second", title=f"{task_title(task)}: {group}video {gt.video_id}")
+        preds = [per_row[r][i].pred for r in rows if per_row[r][i].pred is not None]
+        seen = sorted({int(x) for x in gt.gt if x >= 0} | {int(x) for p in preds for x in p if x >= 0})
+        if task == "crosstask":
+            seen = sorted(set(seen) | set(range(len(per_row[rows[0]][i].pred_seconds))))
+        kind = "step" if task == "crosstask" else "class"
+        handles = [Patch(color=colour(k), label=names[task].get((gt.group, k), f"{kind} {k}"))
+                   for k in seen[:10]] + [Patch(color=BACKGROUND, label="background")]
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.suptitle("Alignment timelines: ground truth vs prediction (lowest seed; CrossTask predicts "
+                 "one second per step, drawn as a boxed tick)")
+    return _save(fig, path)
+
+
 # training curves ------------------------------------------------------------------------------
 def read_train_logs(roots: Sequence[str | Path]) -> tuple[pd.DataFrame, list[str]]:
-    """Every ``train_log.jsonl`` / ``train_log.csv`` under ``roots`` as one frame with a ``run``
-    column (the log's folder), and notes naming lines or files that could not be read."""
+    """Every ``train_log.jsonl`` / ``train_log.csv`` under ``roots`` as one frame with ``run``
+    (the log's folder, relative to its root), ``log`` (its path) and ``seed`` (from a
+    ``train-seed<k>`` folder name) columns, and notes naming lines or files that could not be
+    read."""
     frames, notes = [], []
     for root in map(Path, roots):
         base = root if root.is_dir() else root.parent
@@ -295,7 +633,9 @@ def read_train_logs(roots: Sequence[str | Path]) -> tuple[pd.DataFrame, list[str
                 notes.append(f"{log}: skipped {bad} unreadable line(s)")
             if rows:
                 run = str(log.parent.relative_to(base)) if log.parent != base else base.name
-                frames.append(pd.DataFrame(rows).assign(run=run))
+                m = _TRAIN_SEED.match(log.parent.name)
+                frames.append(pd.DataFrame(rows).assign(run=run, log=str(log),
+                                                        seed=int(m.group(1)) if m else np.nan))
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), notes
 
 
@@ -319,28 +659,137 @@ def _read_log(log: Path) -> tuple[list[dict], int]:
         return [], 1
 
 
-@_styled
-def plot_training_curves(logs: pd.DataFrame, path: Path) -> Path | None:
-    keys = [k for k in LOSS_KEYS
-            if k in logs.columns and pd.to_numeric(logs[k], errors="coerce").notna().any()]
-    if logs.empty or not keys:
+def loss_terms(train_config: dict | None) -> dict[str, str] | None:
+    """The log keys a model's training has, with their names, from its training config:
+    ``{"loss": "total", "mms": "MMS" | "NCE" | "MIL-NCE", "cluster": "joint" ..., "recon": ...}``.
+    The contrastive term is logged as ``mms`` whatever the loss; clustering only when
+    ``cluster_mode`` is not ``none``, reconstruction only with ``recon``. None without a config."""
+    if not train_config:
         return None
-    fig, axes = _figure(len(keys), width=3.8, height=3.4)
-    runs = sorted(logs["run"].unique())
-    colors = _colors(runs)
-    for ax, key in zip(axes, keys, strict=True):
-        for run in runs:
-            r = logs[logs["run"] == run]
-            x = r["step"] if "step" in r.columns and r["step"].notna().any() else pd.Series(range(len(r)))
-            y = pd.to_numeric(r[key], errors="coerce")
-            if len(y) > 50:  # noisy per-step values: faint raw line, rolling mean on top
-                ax.plot(x, y, color=colors[run], alpha=0.25, linewidth=0.8)
-                y = y.rolling(max(5, len(y) // 25), min_periods=1).mean()
-            ax.plot(x, y, color=colors[run], label=run, linewidth=1.6)
-        ax.set(title=LOSS_TITLES.get(key, key), xlabel="step" if "step" in logs.columns else "log line",
-               ylabel="loss")
-    axes[0].legend(loc="upper right")
-    fig.suptitle("Training losses")
+    loss = str(train_config.get("loss", "mms"))
+    terms = {"loss": "total", "mms": CONTRASTIVE_NAMES.get(loss, loss)}
+    mode = str(train_config.get("cluster_mode", "joint"))
+    if mode != "none":
+        terms["cluster"] = f"{mode} k-means"
+    if train_config.get("recon", True) in (True, 1, "1", "true", "True"):
+        terms["recon"] = "reconstruction"
+    return terms
+
+
+def attach_owners(logs: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``row`` (the model's row key) and ``config`` (its training config, or None) to each
+    log line: the records of the same seed in the log's model folder (the folder above
+    ``train-seed<k>``) say which model it trained; a log no record claims keeps its ``run``."""
+    df = with_row(enrich(df))
+    recs = _records(df)
+    owners: dict[str, tuple[str, dict | None]] = {}
+    for log, lines in logs.groupby("log"):
+        seed = lines["seed"].iloc[0]
+        folder, key = Path(log).parent.parent.resolve(), None
+        if folder.parent.name == "train":  # <model>/train/<cache key>/seed<k>: the key says which run
+            folder, key = folder.parent.parent, folder.name
+        hit = None
+        for path, row, rseed in df[["path", ROW, "seed"]].drop_duplicates().itertuples(index=False):
+            ckpt = (getattr(recs.get(path), "model", None) or {}).get("checkpoint") or {}
+            if key is not None and ckpt.get("key") != key:
+                continue
+            if (math.isnan(seed) or int(rseed) == int(seed)) and folder in Path(path).resolve().parents:
+                cfg = (getattr(recs.get(path), "model", None) or {}).get("config") or {}
+                hit = (row, cfg.get("train") if isinstance(cfg.get("train"), dict) else None)
+                break
+        owners[log] = hit or (lines["run"].iloc[0], None)
+    out = logs.copy()
+    out[ROW] = out["log"].map(lambda x: owners[x][0])
+    out["config"] = out["log"].map(lambda x: owners[x][1])
+    return out
+
+
+def _val_keys(logs: pd.DataFrame) -> list[str]:
+    return sorted(c for c in logs.columns if str(c).startswith("val/")
+                  and pd.to_numeric(logs[c], errors="coerce").notna().any())
+
+
+def training_panels(logs: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """What the training figure draws: ``{panel key: {row: term name}}`` in panel order.
+
+    Panels are the loss keys (``loss``, ``mms`` = the contrastive term whatever the loss,
+    ``cluster``, ``recon``) and every ``val/...`` monitor present. A row gets a line in a loss
+    panel only when its config has that term (:func:`loss_terms`) and its log has numbers there;
+    a row without a config gets a term that is not zero throughout. Term names come from the
+    config (``MMS``, ``NCE``, ``MIL-NCE``; ``joint k-means``; ...), "" when unknown.
+    """
+    if logs.empty:
+        return {}
+    if ROW not in logs.columns:
+        logs = logs.assign(**{ROW: logs["run"], "config": None})
+    panels: dict[str, dict[str, str]] = {}
+    for row, lines in logs.groupby(ROW):
+        terms = loss_terms(lines["config"].iloc[0])
+        for key in LOSS_KEYS:
+            if key not in lines.columns:
+                continue
+            y = pd.to_numeric(lines[key], errors="coerce")
+            if not y.notna().any():
+                continue
+            if terms is not None and key not in terms:
+                continue
+            if terms is None and key != "loss" and (y.fillna(0) == 0).all():
+                continue
+            panels.setdefault(key, {})[row] = (terms or {}).get(key, "")
+        for key in _val_keys(lines):
+            panels.setdefault(key, {})[row] = ""
+    order = [*LOSS_KEYS, *_val_keys(logs)]
+    return {k: panels[k] for k in order if k in panels}
+
+
+@_styled
+def plot_training_curves(logs: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
+    """Loss terms over steps, one panel per term (total, contrastive, clustering,
+    reconstruction) plus one per ``val/...`` monitor present (:func:`training_panels` says which
+    lines); one colour per model, its seeds averaged per step (faint lines: each seed). A term a
+    model does not have is not drawn for it (never as zeros). ``logs``: :func:`read_train_logs`,
+    optionally with :func:`attach_owners`' columns."""
+    panels = training_panels(logs)
+    if not panels:
+        return None
+    if ROW not in logs.columns:
+        logs = logs.assign(**{ROW: logs["run"], "config": None})
+    x_col = "step" if "step" in logs.columns else None
+    colors = colors or model_colors(logs[ROW].unique())
+    fig, axes = _figure(len(panels), width=3.9, height=3.3)
+    for ax, (key, rows) in zip(axes, panels.items(), strict=True):
+        for row in sorted(rows):
+            lines = logs[logs[ROW] == row]
+            c = colors.get(row, "black")
+            per_seed = []
+            for _, run in lines.groupby("log" if "log" in lines.columns else "run"):
+                y = pd.to_numeric(run[key], errors="coerce")
+                x = run[x_col] if x_col else pd.Series(np.arange(len(run)), index=run.index)
+                keep = y.notna()
+                per_seed.append(pd.Series(y[keep].to_numpy(), index=x[keep].to_numpy()))
+            n = len(per_seed)
+            # one legend entry per model (the same in every panel): what its loss is made of
+            terms = loss_terms(lines["config"].iloc[0]) or {}
+            made_of = " + ".join(terms[k] for k in ("mms", "cluster", "recon") if k in terms)
+            label = f"{row}: {made_of} ({n} seed{'s' * (n > 1)})" if made_of else \
+                f"{row} ({n} seed{'s' * (n > 1)})"
+            mean = pd.concat(per_seed, axis=1).mean(axis=1).sort_index()
+            if key.startswith("val/"):  # sparse monitor lines: points joined, no smoothing
+                for s in per_seed:
+                    ax.plot(s.index, s.to_numpy(), color=c, alpha=0.35, linewidth=0.8, marker=".")
+                ax.plot(mean.index, mean.to_numpy(), color=c, marker="o", markersize=3, label=label)
+                continue
+            for s in per_seed:
+                ax.plot(s.index, s.to_numpy(), color=c, alpha=0.15, linewidth=0.6)
+            if len(mean) > 50:  # noisy per-step values: rolling mean on top
+                mean = mean.rolling(max(5, len(mean) // 25), min_periods=1).mean()
+            ax.plot(mean.index, mean.to_numpy(), color=c, label=label, linewidth=1.6)
+        title = PANEL_TITLES.get(key, f"validation {key[4:]}" if key.startswith("val/") else key)
+        ax.set(title=title, xlabel="step" if x_col else "log line",
+               ylabel="value" if key.startswith("val/") else "loss")
+    _legend_below(fig, axes, ncols=2)
+    fig.suptitle("Training: the loss terms each model has (named from its config)\n"
+                 "mean over seeds, faint: each seed")
     return _save(fig, path)
 
 
@@ -356,30 +805,69 @@ def _save(fig, path: Path) -> Path:
 
 
 # all of them ----------------------------------------------------------------------------------
+FIGURES = ("recall_at_k.png", "rank_histogram.png", "main_scores.png", "ablation_delta.png",
+           "crosstask_per_task.png", "timelines.png", "training_curves.png")
+
+
+def default_reference(df: pd.DataFrame, reference: str | None) -> str | None:
+    """The row Δ and significance are read against: ``reference``, else ``mcn`` when present
+    and there is something to compare it with (the paper's ablations are all read against full
+    MCN)."""
+    df = enrich(df)
+    if reference is None and "mcn" in set(df["model"]) and df["label"].nunique() > 1:
+        return "mcn"
+    return reference
+
+
 def write_plots(df: pd.DataFrame, roots: Sequence[str | Path], out_dir: str | Path,
-                reference: str | None = None,
-                metrics: str | Sequence[str] | None = None) -> tuple[list[Path], list[str]]:
+                reference: str | None = None, metrics: str | Sequence[str] | None = None,
+                *, tests: pd.DataFrame | None = None) -> tuple[list[Path], list[str]]:
     """Write every figure the data allows into ``out_dir``; return (written, notes on skips)."""
     out_dir = Path(out_dir)
     df = enrich(df)
+    colors = report_colors(df)
     written, notes = [], []
 
     def attempt(name: str, made: Path | None, why: str) -> None:
         (written.append(made) if made else notes.append(f"{name}: skipped, {why}"))
 
-    attempt("recall_at_k.png", plot_recall_at_k(df, out_dir / "recall_at_k.png"), "no R@K metrics")
-    attempt("main_scores.png", plot_main_scores(df, out_dir / "main_scores.png"), "no main scores")
-    if reference is None and "mcn" in set(df["model"]) and df["label"].nunique() > 1:
-        reference = "mcn"  # the paper's ablations are all read against full MCN
+    attempt("recall_at_k.png", plot_recall_at_k(df, out_dir / "recall_at_k.png", colors),
+            "no R@K metrics or ranks")
+    attempt("rank_histogram.png", plot_rank_histograms(df, out_dir / "rank_histogram.png", colors),
+            "no per-query ranks saved beside the records")
+    attempt("main_scores.png", plot_main_scores(df, out_dir / "main_scores.png", colors), "no main scores")
+    reference = default_reference(df, reference)
     if reference:
         attempt("ablation_delta.png", plot_ablation_deltas(df, out_dir / "ablation_delta.png", reference,
-                                                           metrics), "nothing to compare with the reference")
+                                                           metrics, colors, tests),
+                "nothing to compare with the reference")
     else:
         notes.append("ablation_delta.png: skipped, no reference model (use --reference)")
-    attempt("crosstask_per_task.png", plot_crosstask(df, out_dir / "crosstask_per_task.png"),
+    attempt("crosstask_per_task.png", plot_crosstask(df, out_dir / "crosstask_per_task.png", colors),
             "no per-task CrossTask recalls (metrics recall/<task_id> or info per_task_recall)")
+    attempt("timelines.png", plot_timelines(df, out_dir / "timelines.png", colors=colors),
+            "no per-video predictions saved (CrossTask pred_second/gt_step, Mining YouTube "
+            "pred_label/gt_label; records written before they were added have none)")
     logs, log_notes = read_train_logs(roots)
     notes += log_notes
-    attempt("training_curves.png", plot_training_curves(logs, out_dir / "training_curves.png"),
+    if not logs.empty:
+        logs = attach_owners(logs, df)
+        missing = sorted(set(trained_rows(df)) - set(logs[ROW]))
+        if missing:
+            notes.append(f"training_curves.png: no train_log.jsonl for {', '.join(missing)} "
+                         "(their records name a trained checkpoint)")
+    attempt("training_curves.png", plot_training_curves(logs, out_dir / "training_curves.png", colors),
             "no train_log.jsonl/.csv with loss columns under the results")
     return written, notes
+
+
+def trained_rows(df: pd.DataFrame) -> list[str]:
+    """Rows whose records name a checkpoint the harness trained (``checkpoint.cached``)."""
+    df = with_row(enrich(df))
+    recs = _records(df)
+    out = set()
+    for path, row in df[["path", ROW]].drop_duplicates().itertuples(index=False):
+        ckpt = (getattr(recs.get(path), "model", None) or {}).get("checkpoint")
+        if isinstance(ckpt, dict) and ckpt.get("cached"):
+            out.add(row)
+    return sorted(out)

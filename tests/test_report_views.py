@@ -1,0 +1,175 @@
+"""The report's figures check out against the records they are drawn from (tiny synthetic world)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mcnbench.records import ResultRecord, load_per_query, write_record
+from mcnbench.report import load
+from mcnbench.report.identity import ROW, model_colors, row_key
+from mcnbench.report.plots import (
+    attach_owners,
+    loss_terms,
+    plot_rank_histograms,
+    plot_recall_at_k,
+    plot_timelines,
+    plot_training_curves,
+    rank_histogram,
+    read_train_logs,
+    recall_curve,
+    recall_curves,
+    timeline_selection,
+    timelines,
+    training_panels,
+    write_plots,
+)
+
+pytest_plugins = ("conftest_views",)  # view_results: oracle and noise on the tiny world, 2 seeds
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def df(view_results):
+    return load(view_results)
+
+
+def test_recall_curve_is_the_hit_rule_over_the_complete_set():
+    ranks = np.array([0, 0.5, 1, 3, 9, np.nan])  # 0.5: tied with one other clip (mean rule)
+    got = recall_curve(ranks, denominator=8, ks=np.array([1, 2, 4, 10, 8]))
+    # K=1: rank 0 only; K=2: 0, 0.5, 1; K=4: + 3; K=10: + 9; K=8: 9 is not < 8
+    assert got.tolist() == [100 * 1 / 8, 100 * 3 / 8, 100 * 4 / 8, 100 * 5 / 8, 100 * 4 / 8]
+
+
+def test_recall_curves_meet_the_recorded_r_at_k(df):
+    curves = recall_curves(df).set_index([ROW, "task", "k"])
+    table = df[df["metric"].isin(["R@1", "R@5", "R@10"])].assign(row=row_key(df))
+    recorded = table.groupby([ROW, "task", "metric"])["value"].mean()
+    assert len(recorded) == 12  # 2 models x 2 retrieval tasks x 3 K
+    for (row, task, metric), value in recorded.items():
+        assert curves.loc[(row, task, int(metric[2:])), "mean"] == pytest.approx(value)
+    # the last point: every clip in the data found, the absent ones missed
+    for (row, task), line in recall_curves(df).groupby([ROW, "task"]):
+        rec = df.attrs["records"][df[(row_key(df) == row) & (df["task"] == task)]["path"].iloc[0]]
+        assert line["k"].iloc[-1] == rec.info["complete_size"]
+        assert line["mean"].iloc[-1] == pytest.approx(100 * rec.info["queries"] / rec.info["complete_size"])
+
+
+def test_rank_histogram_shares_and_misses_add_up(df, tmp_path):
+    hist = rank_histogram(df)
+    for (_, _), h in hist.groupby([ROW, "task"]):
+        assert h["share"].sum() + h["misses"].iloc[0] == pytest.approx(100.0)
+    # the first bin is rank 1 exactly: its share is R@1 (no ties in these embeddings)
+    first = hist[hist["lo"] == 1].set_index([ROW, "task"])["share"]
+    r1 = df[df["metric"] == "R@1"].assign(row=row_key(df)).groupby([ROW, "task"])["value"].mean()
+    assert first.sort_index().to_numpy() == pytest.approx(r1.sort_index().to_numpy())
+    assert plot_rank_histograms(df, tmp_path / "h.png").read_bytes()[:8] == PNG
+    assert plot_recall_at_k(df, tmp_path / "r.png").read_bytes()[:8] == PNG
+
+
+def test_timelines_reproduce_the_task_counts(df, tmp_path):
+    myt = df[(df["task"] == "mining_youtube") & (df["model"] == "oracle") & (df["seed"] == 0)]["path"].iloc[0]
+    videos = timelines(myt, "mining_youtube")
+    correct = load_per_query(myt, "correct")
+    assert len(videos) == len(correct) > 0
+    assert [int((v.pred == v.gt).sum()) for v in videos] == correct.tolist()
+    assert any((v.gt == -1).any() for v in videos)  # background is -1, as drawn grey
+
+    ct = df[(df["task"] == "crosstask") & (df["model"] == "noise") & (df["seed"] == 0)]["path"].iloc[0]
+    videos = timelines(ct, "crosstask")
+    hits = load_per_query(ct, "hits")
+    # a step is hit when the second the DP put it at lies inside its ground truth
+    assert [sum(int(s >= 0 and v.gt[s] == k) for k, s in enumerate(v.pred_seconds)) for v in videos] \
+        == hits.tolist()
+
+    chosen = timeline_selection(df, n_videos=2)
+    assert set(chosen) == {"crosstask", "mining_youtube"}
+    for per_row in chosen.values():
+        assert set(per_row) == {"noise", "oracle"}
+        ids = [[v.video_id for v in vs] for vs in per_row.values()]
+        assert ids[0] == ids[1] and len(ids[0]) == 2  # the same videos for every model
+    assert plot_timelines(df, tmp_path / "t.png").read_bytes()[:8] == PNG
+
+
+def test_old_records_without_timeline_arrays_skip_the_figure(tmp_path):
+    rec = ResultRecord(model={"name": "m", "version": "1", "config": {}},
+                       task={"name": "mining_youtube", "version": "1", "options": {}}, seed=0,
+                       data={"kind": "synthetic"}, metrics={"IoU": 1.0}, main_score="IoU",
+                       tie_rule="mean", versions={"python": "3"})
+    write_record(rec, tmp_path, {"video_ids": np.array(["a"]), "T": np.array([3])})
+    written, notes = write_plots(load(tmp_path), [tmp_path], tmp_path / "out")
+    assert not (tmp_path / "out" / "timelines.png").exists()
+    assert any(n.startswith("timelines.png: skipped, no per-video predictions") for n in notes)
+
+
+# training curves ------------------------------------------------------------------------------
+def _trained(root, model, train, seeds=(0, 1), val_every=None, zeros=()):
+    for seed in seeds:
+        rec = ResultRecord(model={"name": model, "version": "1", "config": {"train": train},
+                                  "checkpoint": {"path": "/nowhere/model.pth", "cached": True}},
+                           task={"name": "toyret", "version": "1", "options": {}}, seed=seed,
+                           data={"kind": "synthetic"}, metrics={"R@10": 1.0}, main_score="R@10",
+                           tie_rule="mean", versions={"python": "3"})
+        write_record(rec, root)
+        lines = []
+        for step in range(1, 31):
+            line = {"step": step, "epoch": 0, "loss": 10 - step / 10, "mms": 5 - step / 20,
+                    "cluster": 0.0 if "cluster" in zeros else 1.0, "recon": 0.0 if "recon" in zeros else 0.1,
+                    "lr": 1e-3}
+            if val_every and step % val_every == 0:
+                line["val/R@10"] = step / 3
+            lines.append(json.dumps(line))
+        log = root / model / f"train-seed{seed}" / "train_log.jsonl"
+        log.parent.mkdir(parents=True)
+        log.write_text("\n".join(lines) + "\n")
+
+
+def test_loss_names_come_from_the_config():
+    assert loss_terms({"loss": "mms", "cluster_mode": "joint", "recon": True}) == {
+        "loss": "total", "mms": "MMS", "cluster": "joint k-means", "recon": "reconstruction"}
+    nce = {"loss": "nce", "cluster_mode": "none", "recon": False}
+    assert loss_terms(nce) == {"loss": "total", "mms": "NCE"}
+    assert loss_terms({"loss": "mil-nce", "cluster_mode": "none", "recon": False})["mms"] == "MIL-NCE"
+    assert loss_terms(None) is None
+
+
+def test_training_panels_draw_only_the_terms_a_model_has(tmp_path):
+    root = tmp_path / "res"
+    _trained(root, "mcn", {"loss": "mms", "cluster_mode": "joint", "recon": True})
+    _trained(root, "mil-nce", {"loss": "mil-nce", "cluster_mode": "none", "recon": False},
+             val_every=10, zeros=("cluster", "recon"))
+    _trained(root, "untrained-log", {}, seeds=(0,), zeros=("recon",))  # its records hold no config
+    _trained(root, "no-log", {"loss": "nce", "cluster_mode": "none", "recon": False}, seeds=(0,))
+    for p in (root / "no-log").glob("train-seed*/train_log.jsonl"):
+        p.unlink()
+    df = load(root)
+    logs, _ = read_train_logs([root])
+    logs = attach_owners(logs, df)
+    assert logs.groupby(ROW)["log"].nunique().to_dict() == {"mcn": 2, "mil-nce": 2, "untrained-log": 1}
+    panels = training_panels(logs)
+    assert list(panels) == ["loss", "mms", "cluster", "recon", "val/R@10"]
+    assert panels["mms"] == {"mcn": "MMS", "mil-nce": "MIL-NCE", "untrained-log": ""}
+    assert set(panels["cluster"]) == {"mcn", "untrained-log"}   # MIL-NCE's zeros are not a loss it has
+    assert set(panels["recon"]) == {"mcn"}                      # all-zero and no config: left out
+    assert set(panels["val/R@10"]) == {"mil-nce"}
+    assert plot_training_curves(logs, tmp_path / "tc.png").read_bytes()[:8] == PNG
+    _, notes = write_plots(df, [root], tmp_path / "out")
+    assert any("no train_log.jsonl for no-log" in n for n in notes)
+
+
+# colours --------------------------------------------------------------------------------------
+def test_colours_never_repeat_and_do_not_depend_on_order():
+    keys = [f"model-{i}" for i in range(45)]
+    a, b = model_colors(keys), model_colors(list(reversed(keys)))
+    assert a == b
+    assert len(set(a.values())) == 45
+    assert all(0 <= c <= 1 for rgba in a.values() for c in rgba)
+
+
+def test_row_key_prefers_label_then_run_id_then_model():
+    frame = pd.DataFrame({"model": ["mcn"], "run_id": ["ab12"], "label": ["mcn (cluster=0)"]})
+    assert row_key(frame).tolist() == ["mcn (cluster=0)"]
+    assert row_key(frame.drop(columns="label")).tolist() == ["ab12"]
+    assert row_key(frame[["model"]]).tolist() == ["mcn"]
