@@ -203,8 +203,11 @@ def _finish(trainer: Trainer, configs: dict, out_dir: Path, env: DistEnv, root: 
 
 
 def _check_same_run(path: Path, saved: dict, now: dict) -> None:
-    diff = {f"{part}.{k}": (saved[part].get(k), v) for part in ("model", "train")
-            for k, v in now[part].items() if saved[part].get(k) != v
+    # a field the checkpoint lacks was added since: that run had its default
+    defaults = {"model": MCNConfig().to_dict(), "train": TrainConfig().to_dict()}
+    diff = {f"{part}.{k}": (saved[part].get(k, defaults[part].get(k)), v)
+            for part in ("model", "train") for k, v in now[part].items()
+            if saved[part].get(k, defaults[part].get(k)) != v
             and not (part == "train" and k in ("num_workers", "device", "checkpoint_every"))}
     if diff:
         shown = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(diff.items()))
