@@ -203,6 +203,51 @@ def test_training_on_tiny_world_lowers_every_loss_term(tiny_root, tmp_path):
         assert after < 0.95 * before, (term, before, after)
 
 
+# -- the optimiser step inside the backward pass ------------------------------------------------
+def _small_trainer(step_in_backward, **changes):
+    from mcnbench.models.mcn import MCNConfig
+    from mcnbench.training.trainer import Trainer
+
+    cfg = TrainConfig(epochs=1, batch_videos=4, n_pair=4, min_time=1.0, audio_frames=32, max_words=5,
+                      lr=1e-2, warmup_steps=1, n_clusters=3, queue_batches=1, refit_every=2,
+                      amp="off", device="cpu", seed=7, **changes)
+    model = MCNConfig(embd_dim=16, video_dim=8, we_dim=6, davenet_widths=(4, 4, 4, 8),
+                      audio_gate_dim=8, recon_size=8)
+    return Trainer(model, cfg, total_steps=5, step_in_backward=step_in_backward), cfg
+
+
+@pytest.mark.parametrize("changes", [{}, {"cluster_mode": "per-modality", "no_audio": True}])
+def test_step_in_backward_is_bit_identical_to_stepping_after(changes):
+    g = torch.Generator().manual_seed(0)
+    batches = [{"video": torch.rand(16, 8, generator=g), "audio": -80 * torch.rand(16, 40, 32, generator=g),
+                "nframes": torch.randint(1, 33, (16,), generator=g),
+                "text": torch.randn(16, 5, 6, generator=g)} for _ in range(5)]
+    runs = {}
+    for inside in (True, False):
+        trainer, _ = _small_trainer(inside, **changes)
+        assert trainer.step_in_backward is inside
+        trainer.start_epoch()
+        logs = [trainer.step(b, i) for i, b in enumerate(batches)]  # refits at steps 0, 2, 4
+        runs[inside] = logs, trainer.net.state_dict(), trainer.optimizer.state_dict()
+        held = [p.grad is not None for p in trainer.net.parameters()]
+        assert not any(held) if inside else any(held)  # freed as they were used
+    (log_a, net_a, opt_a), (log_b, net_b, opt_b) = runs[True], runs[False]
+    assert log_a == log_b
+    assert all(torch.equal(net_a[k], net_b[k]) for k in net_a)
+    for i, state in opt_b["state"].items():
+        assert all(torch.equal(state[k], opt_a["state"][i][k]) for k in state)
+
+
+def test_step_in_backward_only_where_it_applies():
+    assert _small_trainer(None)[0].step_in_backward  # CPU, one process: on by default
+    from mcnbench.training.distributed import DistEnv
+    from mcnbench.training.trainer import Trainer
+
+    trainer, cfg = _small_trainer(False)
+    with pytest.raises(ValueError, match="one process"):
+        Trainer(trainer.model_config, cfg, total_steps=5, env=DistEnv(0, 2), step_in_backward=True)
+
+
 def test_amp_modes_pick_the_autocast_dtype():
     """CPU stays full precision unless bf16 is asked for explicitly; fp16 is CUDA only."""
     import torch

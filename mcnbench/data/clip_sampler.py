@@ -29,6 +29,7 @@ from mcnbench.data.prep import pool_clips, time_to_frames
 from mcnbench.data.text import Tokenizer, tokenize
 from mcnbench.data.word2vec import WordVectors
 
+SPLITS = ("all", "train", "val")
 _ORDER_SALT = 0x0DE5  # separates the epoch-order stream from the per-item streams
 _ITEM_SALT = 0x17E3
 
@@ -115,6 +116,10 @@ class ClipDataset(torch.utils.data.Dataset):
     ``caption.pickle``, ``features/``, ``audio/``). Videos without captions are skipped
     (``self.skipped`` lists them); at least one must remain.
 
+    ``split`` keeps ``"all"`` videos, or only the ``"train"`` or the held-out ``"val"`` part of
+    the ``val_fraction`` split (:func:`mcnbench.data.howto100m.is_heldout`, by video id);
+    ``self.n_heldout`` counts the captioned videos of the held-out part whatever ``split`` is.
+
     ``dataset[(epoch, index)]`` (or ``dataset[index]`` = epoch 0) returns a dict: ``video``
     ``[n_pair, 2Dh]``, ``audio`` ``[n_pair, 40, audio_frames]``, ``nframes`` ``[n_pair]``,
     ``text`` ``[n_pair, max_words, d]`` (float32 / int64 numpy), ``index``.
@@ -122,10 +127,16 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def __init__(self, root: str | Path, word_vectors: WordVectors, *, n_pair: int = 32,
                  min_time: float = 10.0, audio_frames: int = 1000, max_words: int = 20,
-                 seed: int = 0, audio_clamp: bool = True, cache: bool = True):
-        from mcnbench.data.howto100m import howto_dir, load_captions, read_video_paths
+                 seed: int = 0, audio_clamp: bool = True, cache: bool = True,
+                 split: str = "all", val_fraction: float = 0.0):
+        from mcnbench.data.howto100m import howto_dir, is_heldout, load_captions, read_video_paths
 
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if not 0.0 <= float(val_fraction) < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
         self.root = howto_dir(root)
+        self.split, self.val_fraction = split, float(val_fraction)
         self.tokenizer = Tokenizer(word_vectors, max_words)
         self.n_pair, self.min_time, self.audio_frames = int(n_pair), float(min_time), int(audio_frames)
         self.seed, self.audio_clamp, self.cache = int(seed), bool(audio_clamp), bool(cache)
@@ -134,18 +145,24 @@ class ClipDataset(torch.utils.data.Dataset):
         self.video_ids: list[str] = []
         self.captions = []
         self.skipped: list[str] = []
+        self.n_heldout = 0
         for path, vid in read_video_paths(self.root / "videopaths.csv"):
             cap = captions.get(vid)
             if cap is None or len(cap.start) == 0:
                 self.skipped.append(vid)
+                continue
+            held = is_heldout(vid, self.val_fraction)
+            self.n_heldout += held
+            if (split == "train" and held) or (split == "val" and not held):
                 continue
             self.paths.append(path)
             self.video_ids.append(vid)
             self.captions.append(cap)
         if not self.paths:
             from mcnbench.data.errors import DataError
+            what = "" if split == "all" else f" in the {split!r} part of a {val_fraction} split"
             raise DataError(self.root / "videopaths.csv", None,
-                            "no listed video has captions in caption.pickle")
+                            f"no listed video{what} has captions in caption.pickle")
         self._cache: dict[int, _Video] = {}
 
     def __len__(self) -> int:
@@ -193,16 +210,37 @@ class ClipDataset(torch.utils.data.Dataset):
             starts[i], ends[i] = v.start[lo], v.end[hi]
         return orders, starts, ends
 
+    def n_captions(self, index: int) -> int:
+        """Captions of video ``index`` (read from the caption file, no features loaded)."""
+        return len(self.captions[index].start)
+
     def __getitem__(self, key) -> dict:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         index = int(index)
         v = self._video(index)
-        orders, starts, ends = self._spans(v, epoch, index)
+        return {**self._clips(v, *self._spans(v, epoch, index)), "index": index}
+
+    def clips(self, index: int, caption_indices) -> dict:
+        """The clips of video ``index`` that start from the given captions (each extended to
+        ``min_time`` as in training, no randomness): the item layout of ``dataset[...]`` with
+        ``len(caption_indices)`` clips instead of ``n_pair``."""
+        v = self._video(int(index))
+        orders, starts, ends = [], [], []
+        for ind in caption_indices:
+            order, lo, hi = extend_caption(v.start, v.end, int(ind), self.min_time)
+            orders.append(order)
+            starts.append(v.start[lo])
+            ends.append(v.end[hi])
+        return {**self._clips(v, orders, np.asarray(starts, np.float64), np.asarray(ends, np.float64)),
+                "index": int(index)}
+
+    def _clips(self, v: _Video, orders: list[list[int]], starts: np.ndarray, ends: np.ndarray
+               ) -> dict:
         audio, nframes = audio_windows(v.spec, starts, ends, self.audio_frames, self.audio_clamp)
         words = [[w for c in order for w in v.tokens[c]] for order in orders]
         text, _ = self.tokenizer.encode_tokens(words)
         return {"video": pool_clips(v.f2d, v.f3d, starts, ends), "audio": audio,
-                "nframes": nframes, "text": text, "index": index}
+                "nframes": nframes, "text": text}
 
 
 def collate_clips(items: list[dict]) -> dict[str, torch.Tensor]:

@@ -11,9 +11,13 @@
     audio/<path>/<video_id>_spec.npz        key ``arr_0``, float16 [40, F] at 100 frames/s
 
 ``<path>`` is the csv row itself, so a video's files sit in a folder named after it.
+
+:func:`is_heldout` splits the corpus into training and validation videos by a hash of the video id
+(no file of the corpus changes; the training monitor of :mod:`mcnbench.training.monitor` uses it).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +59,27 @@ def clean_video_path(raw: str) -> str:
     """A videopaths.csv row as a relative path: slashes trimmed, a leading ``None/`` removed."""
     rel = str(raw).strip().strip("/")
     return rel[len("None/"):] if rel.startswith("None/") else rel
+
+
+SPLIT_SALT = "mcnbench-val-1"  # change only with a new split: it moves every video
+
+
+def split_key(video_id: str) -> float:
+    """A number in [0, 1) that depends only on ``video_id`` (BLAKE2b of the id and a fixed
+    salt): the same on every machine, Python version and process, whatever else the corpus
+    holds."""
+    digest = hashlib.blake2b(f"{SPLIT_SALT}\0{video_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def is_heldout(video_id: str, fraction: float) -> bool:
+    """Whether ``video_id`` is in the held-out (validation) part of a ``fraction`` split.
+
+    Each video is held out independently with probability ``fraction`` (so the held-out count
+    is binomial around ``fraction · n``). A video's side never changes when videos are added or
+    removed, and a larger fraction only adds videos to the held-out part.
+    """
+    return split_key(video_id) < fraction
 
 
 def feature_paths(root: str | Path, rel_path: str) -> tuple[Path, Path]:

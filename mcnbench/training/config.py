@@ -53,6 +53,11 @@ class TrainConfig:
     Run: ``seed``, ``num_workers`` data-loader processes, a resumable checkpoint every
     ``checkpoint_every`` steps (0 = only at epoch ends), ``amp`` ("auto" = bf16 (fp16 if bf16 is
     unsupported) autocast on CUDA, off on CPU), ``device`` ("auto" = cuda if available).
+
+    Validation monitor (:mod:`mcnbench.training.monitor`): ``val_fraction`` of the corpus videos
+    (chosen by a hash of the video id) are held out of training; every ``val_every`` steps
+    (0 = off; also before the first and after the last step) caption→clip R@1/5/10 and MedR on
+    ``val_clips`` held-out clips drawn with ``val_seed`` go into the step log.
     """
 
     epochs: int = 30
@@ -85,6 +90,10 @@ class TrainConfig:
     checkpoint_every: int = 0
     amp: str = "auto"
     device: str = "auto"
+    val_fraction: float = 0.0
+    val_every: int = 0
+    val_clips: int = 1000
+    val_seed: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -96,7 +105,7 @@ class TrainConfig:
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("warmup_steps", "queue_batches", "num_workers", "checkpoint_every",
-                     "prototype_freeze_epochs"):
+                     "prototype_freeze_epochs", "val_every"):
             if int(getattr(self, name)) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.lr <= 0:
@@ -117,6 +126,12 @@ class TrainConfig:
         if self.cluster_mode in KMEANS_MODES and self.clips_per_batch < self.n_clusters:
             problems.append(f"a batch of {self.clips_per_batch} clips cannot seed {self.n_clusters} "
                             "k-means clusters; raise batch_videos·n_pair or lower n_clusters")
+        if not 0.0 <= self.val_fraction < 1.0:
+            problems.append(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if self.val_every and self.val_fraction <= 0:
+            problems.append("val_every needs held-out videos: set val_fraction > 0")
+        if int(self.val_clips) < 2:
+            problems.append(f"val_clips must be >= 2, got {self.val_clips!r}")
         if problems:
             raise ValueError("invalid TrainConfig: " + "; ".join(problems))
 

@@ -5,7 +5,9 @@ Run layout in ``out_dir``::
     checkpoint.pth     resumable state (model, optimiser, scheduler, k-means, RNG, position,
                        configs), rewritten atomically every ``checkpoint_every`` steps and at
                        each epoch end
-    train_log.jsonl    one line per step: step, epoch, loss, mms, cluster, recon, lr
+    train_log.jsonl    one line per step: step, epoch, loss, mms, cluster, recon, lr; with the
+                       validation monitor (``val_every``) also val_R@1/5/10 and val_MedR on
+                       the steps it measures, and a line with ``step`` 0 before training
     model.pth          final weights only (released-format keys; ``load_mcn`` reads it)
     config.json        model + training config, steps, corpus, timing
 
@@ -93,9 +95,10 @@ def _train(mcfg: MCNConfig, cfg: TrainConfig, root: Path, out_dir: Path, device:
 
     t0 = time.perf_counter()
     wv = load_word2vec(root / "word2vec.bin")
-    data = ClipDataset(root, wv, n_pair=cfg.n_pair, min_time=cfg.min_time,
-                       audio_frames=cfg.audio_frames, max_words=cfg.max_words, seed=cfg.seed,
-                       audio_clamp=cfg.audio_clamp)
+    opts = dict(n_pair=cfg.n_pair, min_time=cfg.min_time, audio_frames=cfg.audio_frames,
+                max_words=cfg.max_words, seed=cfg.seed, audio_clamp=cfg.audio_clamp,
+                val_fraction=cfg.val_fraction)
+    data = ClipDataset(root, wv, split="train" if cfg.val_fraction > 0 else "all", **opts)
     # input widths are the data's (paper defaults 4096 / 300 fit real data only)
     mcfg = MCNConfig.from_dict({**mcfg.to_dict(), "we_dim": wv.dim, "video_dim": data.video_dim})
     steps_per_epoch = len(data) // cfg.batch_videos
@@ -122,6 +125,16 @@ def _train(mcfg: MCNConfig, cfg: TrainConfig, root: Path, out_dir: Path, device:
                                    "global_step": global_step, "configs": configs})
 
     log = StepLog(out_dir / LOG_NAME, resume_step=global_step) if env.is_main else None
+    # rank 0 alone measures (eval mode, no collectives); the others wait for it in the next
+    # step's first collective, so nothing can deadlock
+    monitor = _monitor(root, wv, cfg, opts, trainer) if cfg.val_every and env.is_main else None
+
+    def validate(record: dict) -> dict:
+        # no timings in the log: a resumed run's log must equal an uninterrupted one's
+        return {**record, **monitor.measure(trainer.net, trainer.device, trainer.amp)}
+
+    if monitor is not None and global_step == 0:
+        log.write(validate({"step": 0, "epoch": 0}))
     sampler = RunBatches(len(data), cfg.batch_videos, cfg.seed, cfg.epochs, start=(epoch, step),
                          shard=env.shard)
     loader = torch.utils.data.DataLoader(
@@ -134,8 +147,11 @@ def _train(mcfg: MCNConfig, cfg: TrainConfig, root: Path, out_dir: Path, device:
                 trainer.start_epoch()
             terms = trainer.step(batch, step)
             global_step, step = global_step + 1, step + 1
+            record = {"step": global_step, "epoch": epoch, **terms}
+            if monitor is not None and (global_step % cfg.val_every == 0 or global_step == total):
+                record = validate(record)
             if log is not None:
-                log.write({"step": global_step, "epoch": epoch, **terms})
+                log.write(record)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{terms[k]:.3g}" for k in ("loss", "mms", "cluster", "recon")},
@@ -152,11 +168,22 @@ def _train(mcfg: MCNConfig, cfg: TrainConfig, root: Path, out_dir: Path, device:
             bar.close()
         if log is not None:
             log.close()
-    return _finish(trainer, configs, out_dir, env, root, data, global_step, time.perf_counter() - t0)
+    val = None if monitor is None else {"clips": len(monitor), "videos": len(monitor.video_ids),
+                                        "seconds_this_process": round(monitor.seconds, 3)}
+    return _finish(trainer, configs, out_dir, env, root, data, global_step,
+                   time.perf_counter() - t0, val)
+
+
+def _monitor(root: Path, wv, cfg: TrainConfig, opts: dict, trainer: Trainer):
+    from mcnbench.data.clip_sampler import ClipDataset
+    from mcnbench.training.monitor import ValMonitor
+
+    held = ClipDataset(root, wv, split="val", **opts)
+    return ValMonitor(held, cfg.val_clips, cfg.val_seed, trainer.modalities)
 
 
 def _finish(trainer: Trainer, configs: dict, out_dir: Path, env: DistEnv, root: Path, data,
-            steps: int, seconds: float) -> Path:
+            steps: int, seconds: float, val: dict | None = None) -> Path:
     from mcnbench.models.checkpoint import save_checkpoint
     from mcnbench.utils.io import atomic_write_json
 
@@ -168,14 +195,19 @@ def _finish(trainer: Trainer, configs: dict, out_dir: Path, env: DistEnv, root: 
         atomic_write_json(out_dir / CONFIG_NAME, {
             **configs, "steps": steps, "world_size": env.world_size, "corpus": str(root),
             "videos": len(data), "skipped_videos": len(data.skipped),
-            "train_seconds_this_process": round(seconds, 3)})
+            "heldout_videos": data.n_heldout if data.split == "train" else 0,
+            "train_seconds_this_process": round(seconds, 3),
+            **({"validation": val} if val is not None else {})})
     barrier(env)
     return path
 
 
 def _check_same_run(path: Path, saved: dict, now: dict) -> None:
-    diff = {f"{part}.{k}": (saved[part].get(k), v) for part in ("model", "train")
-            for k, v in now[part].items() if saved[part].get(k) != v
+    # a field the checkpoint lacks was added since: that run had its default
+    defaults = {"model": MCNConfig().to_dict(), "train": TrainConfig().to_dict()}
+    diff = {f"{part}.{k}": (saved[part].get(k, defaults[part].get(k)), v)
+            for part in ("model", "train") for k, v in now[part].items()
+            if saved[part].get(k, defaults[part].get(k)) != v
             and not (part == "train" and k in ("num_workers", "device", "checkpoint_every"))}
     if diff:
         shown = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(diff.items()))
