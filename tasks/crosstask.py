@@ -170,7 +170,8 @@ class CrossTask(Task):
                                                     in zip(dp.preds, truths, strict=True)]
                                                    or [np.zeros(0)]).astype(np.int32),
                      "gt_step": np.concatenate([np.where(y.any(1), y.argmax(1), -1) for y in truths]
-                                               or [np.zeros(0)]).astype(np.int16)}
+                                               or [np.zeros(0)]).astype(np.int16),
+                     **_cluster_columns(clusters)}
         return TaskResult(metrics, per_query, info)
 
     def _cluster(self, emb: dict, y_true: np.ndarray, opts: dict) -> dict | None:

@@ -143,3 +143,18 @@ def test_run_and_eval_share_one_default_out_that_is_not_committed():
         assert args.out == "results/latest"
     ignored = (Path(__file__).resolve().parents[1] / ".gitignore").read_text()
     assert "/results/latest/" in ignored
+
+
+def test_strict_turns_a_data_warning_into_an_error(tiny_world, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "world"
+    shutil.copytree(tiny_world, root)
+    (root / "msrvtt" / "msrvtt_test.csv").unlink()  # accepted with a warning: R@K over the pickle
+    out = tmp_path / "out"
+    assert main(eval_argv(root, out)) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert len(warned) == 1 and "msrvtt_test.csv" in warned[0]
+    assert main(eval_argv(root, tmp_path / "strict", "--strict")) == 2
+    one_error_line(capsys, "msrvtt_test.csv")
+    assert not list((tmp_path / "strict").rglob("seed*.json"))  # nothing written

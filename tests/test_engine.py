@@ -44,7 +44,8 @@ def test_writes_one_record_per_task_in_the_identity_layout(real_root, tmp_path):
     assert paths[0].relative_to(tmp_path / "out").parts == (
         "conftest_tasks_hash_model", ct.run_id, "crosstask", "seed0.json")
     assert ct.model["name"] == HASH and ct.model["config"] == {"dim": 8, "seed": 0}
-    assert ct.task == {"name": "crosstask", "version": "1", "options": make_task("crosstask").options()}
+    task = make_task("crosstask")
+    assert ct.task == {"name": "crosstask", "version": task.version, "options": task.options()}
     assert ct.data["kind"] == "real" and len(ct.data["fingerprint"]) == 64
     assert ct.main_score == "recall" and ct.tie_rule == "mean" and ct.seed == 0
     assert ct.label == HASH and len(ct.run_id) == 12

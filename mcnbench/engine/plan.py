@@ -191,7 +191,7 @@ def run_label(spec: ModelSpec, task, options: dict, tie_rule: str) -> str:
     parts += [f"{k}={_short(v)}" for k, v in sorted(shown.items())]
     if spec.checkpoint is not None:
         parts.append(f"ckpt={spec.checkpoint.name}")
-    if spec.embeddings is not None:
+    if spec.embeddings is not None and spec.name == spec.model:  # a chosen name says it already
         parts.append(f"emb={spec.embeddings.name}")
     parts += [f"{k}={_short(v)}" for k, v in sorted(options.items())
               if task.defaults.get(k) != v]

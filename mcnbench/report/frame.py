@@ -302,7 +302,8 @@ def paper_numbers(df: pd.DataFrame) -> dict[tuple[str, str], float]:
     out: dict[tuple[str, str], float] = {}
     for task in df["task"].unique():
         meta = _meta(task)
-        paper = dict(meta.paper) if meta is not None else {}
+        # a task view (youcook2[a2v]) is not what the paper published: no number beside it
+        paper = dict(meta.paper) if meta is not None and "[" not in task else {}
         if not paper and "record_paper" in df.columns:
             found = [p for p in df.loc[df["task"] == task, "record_paper"] if isinstance(p, dict) and p]
             paper = found[0] if found else {}

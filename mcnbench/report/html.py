@@ -144,12 +144,18 @@ def _short(v) -> str | None:
 def protocol_notes(df: pd.DataFrame, out_dir: Path) -> str:
     """Per task: its description and module notes (the registered task's docstring), version,
     the options and counts its records hold (first record)."""
-    from mcnbench.report.frame import _task_attr
+    from mcnbench.report.frame import _meta, _task_class
+
+    def _task_attr(task, attr):
+        return getattr(_task_class(task.partition("[")[0]), attr, None)
+
+    def order(task):
+        meta = _meta(task)
+        return (meta.order if meta is not None else 10**6, task)
 
     parts = []
     recs = df.attrs.get("records", {})
-    for task in sorted(df["task"].unique(), key=lambda t: (t not in ("youcook2", "msrvtt", "crosstask",
-                                                                    "mining_youtube"), t)):
+    for task in sorted(df["task"].unique(), key=order):
         path = df.loc[df["task"] == task, "path"].iloc[0]
         rec = recs.get(path)
         doc = ""

@@ -689,6 +689,9 @@ def attach_owners(logs: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
         if folder.parent.name == "train":  # <model>/train/<cache key>/seed<k>: the key says which run
             folder, key = folder.parent.parent, folder.name
         hit = None
+        keys = {((getattr(r, "model", None) or {}).get("checkpoint") or {}).get("key") for r in recs.values()}
+        if key not in keys:  # a log no record names by its cache key (migrated): by folder and seed
+            key = None
         for path, row, rseed in df[["path", ROW, "seed"]].drop_duplicates().itertuples(index=False):
             ckpt = (getattr(recs.get(path), "model", None) or {}).get("checkpoint") or {}
             if key is not None and ckpt.get("key") != key:
