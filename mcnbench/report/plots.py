@@ -710,9 +710,7 @@ def attach_owners(logs: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
             key = None
         for path, row, rseed in df[["path", ROW, "seed"]].drop_duplicates().itertuples(index=False):
             ckpt = (getattr(recs.get(path), "model", None) or {}).get("checkpoint") or {}
-            # a record naming another run's key is not this log's; one naming none (written
-            # before records kept the key, e.g. migrated ones) is matched by seed alone
-            if key is not None and ckpt.get("key") not in (key, None):
+            if key is not None and ckpt.get("key") != key:
                 continue
             if (math.isnan(seed) or int(rseed) == int(seed)) and folder in Path(path).resolve().parents:
                 cfg = (getattr(recs.get(path), "model", None) or {}).get("config") or {}
