@@ -105,10 +105,12 @@ def test_old_records_without_timeline_arrays_skip_the_figure(tmp_path):
 
 
 # training curves ------------------------------------------------------------------------------
-def _trained(root, model, train, seeds=(0, 1), val_every=None, zeros=()):
+def _trained(root, model, train, seeds=(0, 1), val_every=None, zeros=(), layout="train-seed{seed}",
+             key=None):
     for seed in seeds:
+        ckpt = {"path": "/nowhere/model.pth", "cached": True, **({"key": key} if key else {})}
         rec = ResultRecord(model={"name": model, "version": "1", "config": {"train": train},
-                                  "checkpoint": {"path": "/nowhere/model.pth", "cached": True}},
+                                  "checkpoint": ckpt},
                            task={"name": "toyret", "version": "1", "options": {}}, seed=seed,
                            data={"kind": "synthetic"}, metrics={"R@10": 1.0}, main_score="R@10",
                            tie_rule="mean", versions={"python": "3"})
@@ -121,9 +123,24 @@ def _trained(root, model, train, seeds=(0, 1), val_every=None, zeros=()):
             if val_every and step % val_every == 0:
                 line["val/R@10"] = step / 3
             lines.append(json.dumps(line))
-        log = root / model / f"train-seed{seed}" / "train_log.jsonl"
+        log = root / model / layout.format(seed=seed) / "train_log.jsonl"
         log.parent.mkdir(parents=True)
         log.write_text("\n".join(lines) + "\n")
+
+
+def test_logs_in_the_cache_key_layout_find_their_model(tmp_path):
+    root = tmp_path / "res"
+    # <model>/train/<key>/seed<k>: by the key records name; a key no record names (a migrated
+    # folder) by folder and seed
+    _trained(root, "nce", {"loss": "nce", "cluster_mode": "none", "recon": False},
+             layout="train/schema1/seed{seed}")
+    _trained(root, "mcn", {"loss": "mms", "cluster_mode": "joint", "recon": True},
+             layout="train/abc123/seed{seed}", key="abc123")
+    logs = attach_owners(read_train_logs([root])[0], load(root))
+    owned = logs.groupby("log")[ROW].first()
+    assert sorted(owned[owned.index.str.contains("/nce/")].unique()) == ["nce"]
+    assert sorted(owned[owned.index.str.contains("/mcn/")].unique()) == ["mcn"]
+    assert training_panels(logs)["mms"] == {"mcn": "MMS", "nce": "NCE"}
 
 
 def test_loss_names_come_from_the_config():

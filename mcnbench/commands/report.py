@@ -58,6 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "the reference row; 'none' to skip); needs its checkpoint and data root")
     h.add_argument("--explore-checkpoint", default=None, metavar="PATH",
                    help="weights to use for --explore instead of the checkpoint the records name")
+    h.add_argument("--explore-data-root", default=None, metavar="DIR",
+                   help="data root to use for --explore instead of the one the records name")
     h.add_argument("--explore-source", default="youcook2", choices=("youcook2", "msrvtt", "corpus"),
                    help="gallery the map and browser are made on")
     return p
@@ -116,7 +118,8 @@ def _write_html(args, df, table, out, figures, written, tests, reference, notes)
         from mcnbench.report.explore import explore, model_for_report
 
         try:
-            model, ckpt, root, more = model_for_report(df, row, checkpoint=args.explore_checkpoint)
+            model, ckpt, root, more = model_for_report(df, row, checkpoint=args.explore_checkpoint,
+                                                       data_root=args.explore_data_root)
             ex = explore(model, root, out, source=args.explore_source, checkpoint=ckpt, name=row)
             ex.notes = more + ex.notes
             explorations.append(ex)

@@ -7,7 +7,10 @@
     print(render_markdown(cmp)); raise SystemExit(cmp.exit_code)
 
 ``frame`` loads and labels records and knows metric directions and published numbers;
-``tables`` renders Markdown / LaTeX / CSV; ``plots`` writes PNGs; ``compare`` is the CI gate.
+``identity`` says what one report row is (``row_key``) and gives it its colour; ``tables``
+renders Markdown / LaTeX / CSV; ``plots`` writes PNGs; ``significance`` is the paired bootstrap
+between rows; ``html`` writes the self-contained ``index.html``; ``explore`` (with ``clusters``
+and ``embedmap``) looks inside one model; ``compare`` is the CI gate.
 """
 from __future__ import annotations
 

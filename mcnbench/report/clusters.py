@@ -184,7 +184,7 @@ def browse(fused: np.ndarray, captions: list[str], *, centroids: np.ndarray | No
     """Cluster ``fused [N, D]`` (to ``centroids [K, D]`` when given, else a refit with ``k``)
     and summarise each cluster; ``truth [N]`` (concept ids, -1 unknown) adds purity and NMI."""
     if centroids is not None:
-        labels, k, source = assign(fused, centroids), len(centroids), "learned centroids (training run)"
+        labels, k, source = assign(fused, centroids), len(centroids), "learned centroids of the training run"
     else:
         if not k:
             raise ValueError("need learned centroids or a number of clusters k")

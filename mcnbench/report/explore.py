@@ -54,7 +54,7 @@ def explore(model, data_root: str | Path, out_dir: str | Path, *, source: str = 
     notes = []
     centroids = learned_centroids(checkpoint) if checkpoint else None
     if centroids is not None and centroids.shape[1] != clips.shape[1]:
-        notes.append(f"centroids of {checkpoint} are {centroids.shape[1]}-d, embeddings "
+        notes.append(f"centroids of {display_path(checkpoint)} are {centroids.shape[1]}-d, embeddings "
                      f"{clips.shape[1]}-d: refitting")
         centroids = None
     k = getattr(getattr(model, "train_config", None), "n_clusters", None)
@@ -62,7 +62,7 @@ def explore(model, data_root: str | Path, out_dir: str | Path, *, source: str = 
         k = len(set(truth[truth >= 0].tolist())) if truth is not None and (truth >= 0).any() else 32
     report = browse(fused_embeddings(emb, text), gallery.captions, centroids=centroids, k=k,
                     truth=truth, names=names, ids=gallery.ids, seed=seed)
-    ex = Exploration(name, source, None if checkpoint is None else str(checkpoint), report, notes=notes)
+    ex = Exploration(name, source, display_path(checkpoint), report, notes=notes)
     shown = np.arange(len(clips))
     if len(shown) > max_map_clips:  # t-SNE is quadratic-ish: map a seeded sample of the clips
         shown = np.sort(np.random.default_rng(seed).choice(len(clips), max_map_clips, replace=False))
@@ -80,7 +80,7 @@ def explore(model, data_root: str | Path, out_dir: str | Path, *, source: str = 
         colourings["coloured by true concept (synthetic world)"] = (truth, truth, names)
         ex.agreement["true concept"] = neighbour_agreement(np.concatenate([xy_c, xy_t]),
                                                            np.concatenate([truth, truth]))
-    colourings[f"coloured by learned cluster ({report.centroids_from})"] = (labels, labels, {})
+    colourings[f"coloured by cluster: {report.centroids_from}"] = (labels, labels, {})
     ex.agreement["learned cluster"] = neighbour_agreement(np.concatenate([xy_c, xy_t]),
                                                           np.concatenate([labels, labels]))
     ex.map_path = plot_embedding_map(
@@ -89,10 +89,12 @@ def explore(model, data_root: str | Path, out_dir: str | Path, *, source: str = 
     return ex
 
 
-def model_for_report(df, row: str, *, checkpoint: str | Path | None = None, device: str = "cpu"):
+def model_for_report(df, row: str, *, checkpoint: str | Path | None = None,
+                     data_root: str | Path | None = None, device: str = "cpu"):
     """(model, checkpoint path or None, data root, notes) for report row ``row``: the lowest
     seed's record; its checkpoint as named, else the same cache entry under the current
-    ``$MCNBENCH_CACHE``, else ``checkpoint`` when given (which then overrides both)."""
+    ``$MCNBENCH_CACHE``; ``checkpoint`` / ``data_root`` when given override what the record
+    names (the notes then say so)."""
     from mcnbench.engine.plan import build_registered as build_model
     from mcnbench.report.frame import enrich
     from mcnbench.report.identity import row_key
@@ -104,8 +106,12 @@ def model_for_report(df, row: str, *, checkpoint: str | Path | None = None, devi
     rec = df.attrs["records"][rows["path"].iloc[0]]
     root = rec.data.get("root")
     notes = []
+    if data_root is not None:
+        notes.append(f"data root {display_path(data_root)} used in place of the records' {root}")
+        root = str(data_root)
     if not root or not Path(root).is_dir():
-        raise FileNotFoundError(f"the data root the records name ({root}) is not on this machine")
+        raise FileNotFoundError(f"the data root the records name ({root}) is not on this machine "
+                                "(--explore-data-root)")
     named = (rec.model.get("checkpoint") or {}).get("path")
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is None and named and Path(named).is_file():
@@ -122,8 +128,8 @@ def model_for_report(df, row: str, *, checkpoint: str | Path | None = None, devi
     if named and ckpt is None:
         raise FileNotFoundError(f"the checkpoint the records name ({named}) is not on this machine")
     if named and ckpt is not None and Path(named) != ckpt:
-        notes.append(f"checkpoint {ckpt} used in place of the records' {named} (not on this machine); "
-                     "the views show that model, not necessarily the one the tables measured")
+        notes.append(f"checkpoint {display_path(ckpt)} used in place of the records' {named} (not on "
+                     "this machine); the views show that model, not necessarily the one the tables measured")
     config = rec.model.get("config") or {}
     overrides, embeddings = {}, None
     name = rec.model["name"]
@@ -135,6 +141,20 @@ def model_for_report(df, row: str, *, checkpoint: str | Path | None = None, devi
     model, _ = build_model(name, data_root=root, device=device, seed=int(rec.seed), checkpoint=ckpt,
                            embeddings=embeddings, **overrides)
     return model, ckpt, Path(root), notes
+
+
+def display_path(path: str | Path | None) -> str | None:
+    """A path as a report shows it: under the cache as ``$MCNBENCH_CACHE/...``, under the home
+    folder as ``~/...``, else as given — so a page made on one machine names no private folder."""
+    if path is None:
+        return None
+    from mcnbench.utils.paths import cache_dir
+
+    p = Path(path).expanduser().resolve()
+    for base, name in ((cache_dir().resolve(), "$MCNBENCH_CACHE"), (Path.home().resolve(), "~")):
+        if p == base or base in p.parents:
+            return f"{name}/{p.relative_to(base).as_posix()}"
+    return str(path)
 
 
 def _registered() -> set[str]:

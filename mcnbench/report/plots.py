@@ -230,8 +230,9 @@ def plot_recall_at_k(df: pd.DataFrame, path: Path, colors: dict | None = None) -
 
 def rank_histogram(df: pd.DataFrame, n_bins: int = 24) -> pd.DataFrame:
     """Share of queries (percent, seeds pooled) whose ground truth lands in each log-spaced bin
-    of 1-based rank ``[lo, hi)``: one line per (row, task, bin), plus ``misses`` (absent
-    queries) per (row, task), so that shares + misses = 100."""
+    of 1-based rank ``[lo, hi)``: one line per (row, task, bin) with ``share``, ``per_rank``
+    (share / bin width: flat for a model that ranks at random) and ``misses`` (absent queries,
+    per (row, task)), so that shares + misses = 100."""
     ranks = _ranks_by_record(enrich(df))
     out = []
     for task, sub in ranks.groupby("task"):
@@ -243,8 +244,9 @@ def rank_histogram(df: pd.DataFrame, n_bins: int = 24) -> pd.DataFrame:
             found = r[np.isfinite(r)]
             share = 100.0 * np.histogram(found, bins=bins)[0] / max(total, 1)
             out.append(pd.DataFrame({ROW: row, "task": task, "lo": bins[:-1], "hi": bins[1:],
-                                     "share": share, "misses": 100.0 * (total - len(found)) / max(total, 1)}))
-    cols = [ROW, "task", "lo", "hi", "share", "misses"]
+                                     "share": share, "per_rank": share / np.diff(bins),
+                                     "misses": 100.0 * (total - len(found)) / max(total, 1)}))
+    cols = [ROW, "task", "lo", "hi", "share", "per_rank", "misses"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
 
@@ -259,16 +261,24 @@ def plot_rank_histograms(df: pd.DataFrame, path: Path, colors: dict | None = Non
     tasks = _task_order(hist["task"])
     fig, axes = _figure(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
+        misses = set()
         for row, h in hist[hist["task"] == task].groupby(ROW):
-            miss = h["misses"].iloc[0]
+            misses.add(round(float(h["misses"].iloc[0]), 1))
             edges = np.concatenate([h["lo"].to_numpy(), h["hi"].to_numpy()[-1:]])
-            ax.stairs(h["share"].to_numpy(), edges, color=colors[row], linewidth=1.6,
-                      label=row if miss == 0 else f"{row} ({miss:.1f}% absent clips: misses)")
+            per_rank = h["per_rank"].to_numpy()
+            ax.stairs(np.where(per_rank > 0, per_rank, np.nan), edges, color=colors[row], linewidth=1.6,
+                      label=row, baseline=None)
+        if misses != {0.0}:  # the same data for every model: one note per panel
+            text = "–".join(f"{m:g}" for m in sorted(misses))
+            ax.text(0.02, 0.03, f"not shown: {text}% of queries whose clip\nis absent from the data (misses)",
+                    transform=ax.transAxes, va="bottom", fontsize=8, color="0.3")
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set(title=task_title(task), xlabel="rank of the ground-truth clip (1 = top, log scale)",
-               ylabel="queries (%)")
+               ylabel="queries per rank (%, log scale)")
     _legend_below(fig, axes)
-    fig.suptitle("Where the right clip lands: rank histogram (seeds pooled)")
+    fig.suptitle("Where the right clip lands: share of queries per rank, log bins (seeds pooled;\n"
+                 "a model ranking at random is flat at 100 / gallery size)")
     return _save(fig, path)
 
 
@@ -362,10 +372,14 @@ def plot_ablation_deltas(df: pd.DataFrame, path: Path, reference: str,
                 kinds["ci"].add((t, m))
             else:
                 kinds["se"].add((t, m))
-        bars = ax.bar(x + (i - (len(others) - 1) / 2) * width, delta, width, yerr=err, capsize=3,
-                      label=label, color=colors[label])
-        ax.bar_label(bars, labels=[f"{d:+.1f}{s}" if math.isfinite(d) else "" for d, s in
-                                   zip(delta, marks, strict=True)], padding=3, fontsize=8)
+        xs = x + (i - (len(others) - 1) / 2) * width
+        ax.bar(xs, delta, width, yerr=err, capsize=3, label=label, color=colors[label])
+        for xj, d, s, lo_err, hi_err in zip(xs, delta, marks, err[0], err[1], strict=True):
+            if math.isfinite(d):  # beyond the whisker, on the side the bar points to
+                up = d >= 0
+                ax.annotate(f"{d:+.1f}{s}", (xj, d + hi_err if up else d - lo_err),
+                            xytext=(0, 2 if up else -2), textcoords="offset points", ha="center",
+                            va="bottom" if up else "top", fontsize=8)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.margins(y=0.15)
     ax.set_xticks(x, [f"{task_title(t)}\n{m} {arrow(m, t)}" for t, m in cols])
@@ -378,8 +392,10 @@ def plot_ablation_deltas(df: pd.DataFrame, path: Path, reference: str,
         if se_only:
             names = ", ".join(f"{task_title(t)} {m}" for t, m in column_order(se_only))
             what += f"; ±1 s.e. over seeds for {names} (no per-query arrays)"
-    ax.set_title(f"Ablation: difference from {reference} (signed so that up is better)\n{what}",
-                 fontsize=10)
+    import textwrap
+
+    ax.set_title(f"Ablation: difference from {reference} (signed so that up is better)\n"
+                 + "\n".join(textwrap.wrap(what, 72)), fontsize=10)
     _legend_below(fig, axes)
     ax.grid(axis="x", visible=False)
     return _save(fig, path)
