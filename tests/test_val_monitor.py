@@ -20,7 +20,13 @@ from mcnbench.data.word2vec import load_word2vec
 from mcnbench.models.checkpoint import load_mcn
 from mcnbench.models.mcn import MCNConfig, MCNNet
 from mcnbench.training import TrainConfig, read_log, train
-from mcnbench.training.monitor import VAL_KEYS, ValMonitor, choose_clips, metrics_from_embeddings
+from mcnbench.training.monitor import (
+    VAL_KEYS,
+    VIDEO_KEYS,
+    ValMonitor,
+    choose_clips,
+    metrics_from_embeddings,
+)
 from mcnbench.zoo.context import ModelContext
 
 FRACTION = 0.2  # the tiny world's 24 videos: 5 held out, 19 train -> 2 steps of 8 per epoch
@@ -170,12 +176,13 @@ def test_monitor_recall_equals_brute_force(tiny_root, no_audio):
     torch.testing.assert_close(emb["video"], v)
     torch.testing.assert_close(emb["audio"], a)
     torch.testing.assert_close(emb["text"], t)
-    s = (t.double() @ (v if no_audio else v + a).double().T).numpy()
-    n = len(s)
-    ranks = np.array([np.sum(s[i] > s[i, i]) for i in range(n)], dtype=float)
-    assert got == pytest.approx({"val_R@1": 100 * np.mean(ranks < 1), "val_R@5": 100 * np.mean(ranks < 5),
-                                 "val_R@10": 100 * np.mean(ranks < 10),
-                                 "val_MedR": np.median(ranks) + 1})
+    for prefix, clip in (("val_", v if no_audio else v + a), ("val_video_", v)):
+        s = (t.double() @ clip.double().T).numpy()
+        ranks = np.array([np.sum(s[i] > s[i, i]) for i in range(len(s))], dtype=float)
+        want = {"R@1": 100 * np.mean(ranks < 1), "R@5": 100 * np.mean(ranks < 5),
+                "R@10": 100 * np.mean(ranks < 10), "MedR": np.median(ranks) + 1}
+        assert {k: got[prefix + k] for k in want} == pytest.approx(want), prefix
+    assert not no_audio or all(got[k] == got[k.replace("video_", "")] for k in VIDEO_KEYS)
 
 
 # -- in training -----------------------------------------------------------------------------------
@@ -193,14 +200,14 @@ def test_log_holds_the_monitor_at_the_right_steps(tiny_root, monitored_run):
     log = read_log(out / "train_log.jsonl")
     assert [r["step"] for r in log] == list(range(7))
     assert [r["step"] for r in log if "val_R@10" in r] == [0, 4, 6]
-    assert set(log[0]) == {"step", "epoch", *VAL_KEYS}  # before training: the untrained network
+    assert set(log[0]) == {"step", "epoch", *VAL_KEYS, *VIDEO_KEYS}  # before training: untrained
     assert {"loss", "mms", "lr", *VAL_KEYS} <= set(log[4])
     # the last measurement is the final model's (eval mode, running BatchNorm statistics)
     held = ClipDataset(tiny_root, load_word2vec(tiny_root / "word2vec.bin"), split="val",
                        n_pair=tcfg.n_pair, min_time=tcfg.min_time, audio_frames=tcfg.audio_frames,
                        max_words=tcfg.max_words, val_fraction=FRACTION)
     want = ValMonitor(held, tcfg.val_clips, tcfg.val_seed).measure(load_mcn(path))
-    assert {k: log[-1][k] for k in VAL_KEYS} == pytest.approx(want)
+    assert {k: log[-1][k] for k in (*VAL_KEYS, *VIDEO_KEYS)} == pytest.approx(want)
     config = json.loads((out / "config.json").read_text())
     assert config["validation"]["clips"] == 40 and config["validation"]["videos"] == 5
     assert config["validation"]["seconds_this_process"] > 0
@@ -211,7 +218,7 @@ def test_monitor_does_not_change_training(tiny_root, monitored_run, tmp_path):
     plain = train(ncfg, tcfg.replace(val_every=0), tiny_root, tmp_path / "plain", progress=False)
     a, b = torch.load(path, weights_only=True), torch.load(plain, weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    strip = [{k: v for k, v in r.items() if k not in VAL_KEYS} for r in
+    strip = [{k: v for k, v in r.items() if k not in (*VAL_KEYS, *VIDEO_KEYS)} for r in
              read_log(out / "train_log.jsonl")[1:]]
     assert strip == read_log(tmp_path / "plain" / "train_log.jsonl")
 
@@ -271,4 +278,4 @@ def test_monitor_under_two_processes(tiny_root, tmp_path):
                        n_pair=tcfg.n_pair, min_time=tcfg.min_time, audio_frames=tcfg.audio_frames,
                        max_words=tcfg.max_words, val_fraction=FRACTION)
     want = ValMonitor(held, tcfg.val_clips, tcfg.val_seed).measure(load_mcn(out / "model.pth"))
-    assert {k: log[-1][k] for k in VAL_KEYS} == pytest.approx(want)
+    assert {k: log[-1][k] for k in (*VAL_KEYS, *VIDEO_KEYS)} == pytest.approx(want)

@@ -8,7 +8,9 @@ builds each clip as training does (caption extended to ``min_time``, the appende
 text, ``audio_frames`` spectrogram frames). Every ``val_every`` steps it embeds them with the
 network in eval mode (BatchNorm running statistics, audio pooled over the valid frames, as the
 evaluation tasks do) and ranks the clips for each caption by ``text · (video + audio)`` (audio
-left out under ``no_audio``), the YouCook2 score. It is a held-out split of the *training*
+left out under ``no_audio``), the YouCook2 score, and by ``text · video`` alone. In the corpus
+the audio carries the narration, so the first score also rewards matching speech to its words;
+the second is the same for models with and without audio. It is a held-out split of the *training*
 distribution, not a test task: choosing a training length or a learning rate on it never reads a
 test set.
 """
@@ -23,6 +25,7 @@ import torch
 from mcnbench.metrics.retrieval import ranks_from_embeddings, retrieval_metrics
 
 VAL_KEYS = ("val_R@1", "val_R@5", "val_R@10", "val_MedR")
+VIDEO_KEYS = ("val_video_R@1", "val_video_R@5", "val_video_R@10", "val_video_MedR")
 _CLIP_SALT = 0x7A1  # separates the monitor's clip draw from every training stream
 
 
@@ -92,10 +95,14 @@ class ValMonitor:
     def measure(self, net, device: str | torch.device = "cpu",
                 amp: torch.dtype | None = None) -> dict[str, float]:
         """``{"val_R@1", "val_R@5", "val_R@10", "val_MedR"}`` (R@K in %) of caption i
-        retrieving clip i among the ``N`` clips; ties share their mean rank."""
+        retrieving clip i among the ``N`` clips by the trained clip score, and the same by
+        ``text · video`` alone as ``val_video_*`` (one score every model has, audio or not);
+        ties share their mean rank."""
         t0 = time.perf_counter()
         emb = self.embeddings(net, device, amp)
         got = metrics_from_embeddings(emb, self.use_audio)
+        video = metrics_from_embeddings(emb, use_audio=False)
+        got.update({k.replace("val_", "val_video_"): v for k, v in video.items()})
         self.seconds += time.perf_counter() - t0
         return got
 
@@ -109,4 +116,4 @@ def metrics_from_embeddings(emb: dict[str, torch.Tensor], use_audio: bool = True
     return {f"val_{k}": float(m[k]) for k in ("R@1", "R@5", "R@10", "MedR")}
 
 
-__all__ = ["VAL_KEYS", "ValMonitor", "choose_clips", "metrics_from_embeddings"]
+__all__ = ["VAL_KEYS", "VIDEO_KEYS", "ValMonitor", "choose_clips", "metrics_from_embeddings"]
