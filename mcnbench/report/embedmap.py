@@ -90,11 +90,13 @@ def plot_embedding_map(xy_clips: np.ndarray, xy_texts: np.ndarray, colourings: d
             if len(xy_texts):
                 ax.scatter(xy_texts[:, 0], xy_texts[:, 1], c=col(lt), s=22, marker="x", linewidths=1.0,
                            label="caption (text)")
-            allxy = np.concatenate([xy_clips, xy_texts])
             alll = np.concatenate([lc, lt])
             sizes = sorted(((np.count_nonzero(alll == g), g) for g in order), reverse=True)[:12]
             for _, g in sizes:
-                cx, cy = np.median(allxy[alll == g], axis=0)
+                # On the clips of the group, else its captions: the two modalities form separate
+                # islands, and the median of both would put the name in the empty gap between.
+                members = xy_clips[lc == g] if np.any(lc == g) else xy_texts[lt == g]
+                cx, cy = np.median(members, axis=0)
                 ax.annotate(str(names.get(int(g), g)) if names else str(g), (cx, cy), fontsize=7,
                             ha="center", va="center",
                             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0})

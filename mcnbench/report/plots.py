@@ -466,7 +466,7 @@ def plot_crosstask(df: pd.DataFrame, path: Path, colors: dict | None = None) -> 
     titles = _task_titles(enrich(df))
     ax.set_xticks(x, [titles.get(t, t) for t in task_ids], rotation=40, ha="right")
     ax.set(xlabel="CrossTask task", ylabel="step recall (%) ↑",
-           title="CrossTask step localisation: recall per task (mean over seeds, error bars ±1 std)")
+           title="CrossTask step localisation: recall per task\n(mean over seeds, error bars ±1 std)")
     _legend_below(fig, axes)
     ax.grid(axis="x", visible=False)
     return _save(fig, path)
