@@ -138,3 +138,12 @@ def test_unknown_table_is_one_line_and_exit_2(capsys, tmp_path):
     assert main(["paper", "7", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown paper table 7" in err[0]
+
+
+def test_latex_is_plain_ascii_for_every_table():
+    """Arrows, ⟨H⟩, × and ± are written as LaTeX math, so the .tex compiles without inputenc."""
+    for table in paper_tables(32).values():
+        filled = Filled(table, values={(0, 0): [(0, 1.0), (1, 2.0)]}, runs={},
+                        caption="6 epochs of 16 videos × 16 clips; T→V")
+        tex = render_latex(filled)
+        assert tex.isascii(), (table.key, sorted({c for c in tex if not c.isascii()}))

@@ -298,6 +298,7 @@ def _tex(text: str) -> str:
                  ("^", r"\textasciicircum{}")):
         text = text.replace(a, b)
     for a, b in (("±", r"$\pm$"), ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), ("Δ", r"$\Delta$"),
+                 ("×", r"$\times$"), ("→", r"$\rightarrow$"), ("⟨", r"$\langle$"), ("⟩", r"$\rangle$"),
                  ("–", "--"), ("—", "---"), ("`", "")):
         text = text.replace(a, b)
     return text
