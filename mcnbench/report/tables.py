@@ -362,10 +362,10 @@ def wide_frame(table: Table) -> pd.DataFrame:
     parts = {"mean": table.mean, "std": table.std, "n": table.n.astype("Int64")}
     if table.delta is not None:
         parts["delta"] = table.delta
-    out = pd.DataFrame(index=table.rows)
-    for task, metric in table.columns:
-        for stat, frame in parts.items():
-            out[f"{task} {metric} {stat}"] = frame[(task, metric)]
+    # one concat, not a column insert per cell: wide tables have hundreds of columns
+    out = pd.DataFrame({f"{task} {metric} {stat}": frame[(task, metric)]
+                        for task, metric in table.columns for stat, frame in parts.items()},
+                       index=table.rows)
     if table.paper:
         paper = {f"{t} {m} mean": v for (t, m), v in table.paper.items()}
         out = pd.concat([out, pd.DataFrame([paper], index=[PAPER_LABEL])])
