@@ -369,6 +369,7 @@ def wide_frame(table: Table) -> pd.DataFrame:
     if table.paper:
         paper = {f"{t} {m} mean": v for (t, m), v in table.paper.items()}
         out = pd.concat([out, pd.DataFrame([paper], index=[PAPER_LABEL])])
+    out = out.copy()  # consolidate the concat's blocks before inserting the index column
     out.index.name = "model"
     return out.reset_index()
 
