@@ -79,10 +79,22 @@ def variants_from_args(args: argparse.Namespace, base_overrides: dict) -> list:
             merged.update(c)
         changes = [("+".join(label for label, _ in changes), merged)]
     full = ModelSpec(args.model, overrides=dict(base_overrides), variant="full")
-    return [full] + [ModelSpec(args.model, name=f"{args.model}+{label}",
-                               overrides={**base_overrides, **c}, variant=label,
-                               label_overrides=dict(base_overrides))
-                     for label, c in changes]
+    return [full] + [variant_spec(args.model, [(label, c)], base_overrides) for label, c in changes]
+
+
+def variant_spec(model: str, changes: list[tuple[str, dict]], base_overrides: dict):
+    """The ModelSpec of ``model`` with ``changes`` ((flag, overrides), ...) on top of
+    ``base_overrides``: named ``model+flag+flag``, its label showing only the base overrides (the
+    name says the rest). ``ablate`` and ``paper`` both build variants here, so they train and
+    record the same models."""
+    from mcnbench.engine import ModelSpec
+
+    flags = "+".join(flag for flag, _ in changes)
+    overrides = dict(base_overrides)
+    for _, change in changes:
+        overrides.update(change)
+    return ModelSpec(model, name=f"{model}+{flags}", overrides=overrides, variant=flags,
+                     label_overrides=dict(base_overrides))
 
 
 def main(args: argparse.Namespace) -> int:

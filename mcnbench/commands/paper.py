@@ -68,15 +68,18 @@ def default_clusters(root, overrides: dict) -> int:
 
 def fill(table, spec_of_row, run, *, log=print):
     """Run every row of ``table`` (``spec_of_row(row, tasks)`` → RunSpec) and collect its values:
-    a :class:`~mcnbench.report.paper_tables.Filled` without caption, and every record."""
+    a :class:`~mcnbench.report.paper_tables.Filled` without caption, every record and the
+    paths of the record files."""
     from mcnbench.report.paper_tables import Filled
 
-    filled, records = Filled(table, values={}, runs={}), []
+    filled, records, paths = Filled(table, values={}, runs={}), [], []
     for i, row in enumerate(table.rows):
         log(f"-- table {table.key}, row {i + 1}/{len(table.rows)}: {row.title} ({row.name})")
         for outcome in run(spec_of_row(row, table.tasks), log=log):
             rec = outcome.record
             records.append(rec)
+            if outcome.path is not None:
+                paths.append(str(outcome.path))
             filled.runs.setdefault(i, [])
             if rec.run_id not in filled.runs[i]:
                 filled.runs[i].append(rec.run_id)
@@ -87,12 +90,14 @@ def fill(table, spec_of_row, run, *, log=print):
                         raise ValueError(f"table {table.key}, row {row.title!r}: task {col.task} "
                                          f"reported no metric {metric!r}")
                     filled.values.setdefault((i, j), []).append((rec.seed, rec.metrics[metric]))
-    return filled, records
+    return filled, records, paths
 
 
-def caption(filled, records, tie_rule: str) -> str:
-    """What the numbers are: seeds, data, training length, tie rule, the table's note."""
-    from mcnbench.report.tables import TIE_RULES
+def caption(filled, records, paths, tie_rule: str) -> str:
+    """What the numbers are: seeds, data (of the record files ``paths``), training length, tie
+    rule, the table's note."""
+    from mcnbench.report import load
+    from mcnbench.report.tables import TIE_RULES, _data_text
 
     t = filled.table
     ns = {filled.stats(i, j)[2] for i in range(len(t.rows)) for j in range(len(t.columns))} - {0}
@@ -110,8 +115,8 @@ def caption(filled, records, tie_rule: str) -> str:
     if t.note:
         parts.append(t.note)
     parts.append(f"Similarity ties: {TIE_RULES.get(tie_rule, tie_rule)}.")
-    if records:
-        parts.append(f"Data: {data_text(records)}.")
+    if paths:  # the data sentence every table caption has
+        parts.append(f"Data: {_data_text(load(paths, allow_mixed_data=True))}.")
     synthetic = any(r.data.get("kind") == "synthetic" for r in records)
     parts.append(f"Published: Chen et al., ICCV 2021 ({t.source}), on the real datasets"
                  + (" — not comparable in value with a synthetic world's numbers; compare the "
@@ -119,24 +124,11 @@ def caption(filled, records, tie_rule: str) -> str:
     return " ".join(parts)
 
 
-def data_text(records) -> str:
-    """``synthetic (preset default, generator seed 0), 9 tasks' files, fingerprints a1b2…``."""
-    kinds = sorted({(r.data.get("kind") or "unknown", r.data.get("preset") or "",
-                     str(r.data.get("generator_seed", ""))) for r in records})
-    texts = [f"{k} (preset {p}, generator seed {g})" if k == "synthetic" and p else k
-             for k, p, g in kinds]
-    roots = sorted({str(r.data.get("root", "")) for r in records} - {""})
-    if len(roots) == 1 and not kinds[0][0] == "synthetic":
-        texts.append(roots[0])
-    prints = sorted({str(r.data.get("fingerprint", ""))[:12] for r in records} - {""})
-    texts.append(f"data fingerprints {', '.join(prints)} (one per task)")
-    return "; ".join(texts)
-
-
 def main(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from mcnbench.commands._common import command_line, parse_overrides, parse_seeds, preflight
+    from mcnbench.commands.ablate import variant_spec
     from mcnbench.data.root import resolve
     from mcnbench.engine import ModelSpec, RunSpec, run
     from mcnbench.report.paper_tables import long_rows, paper_tables, render_latex, render_markdown
@@ -152,10 +144,10 @@ def main(args: argparse.Namespace) -> int:
 
     def spec_of_row(row, tasks):
         trained = row.model != "random"  # the floor takes no training options
-        overrides = {**(base if trained else {}), **row.overrides}
-        mspec = ModelSpec(row.model, name=row.name, overrides=overrides,
-                          variant="+".join(f for f, _ in row.changes) or None,
-                          label_overrides=dict(base) if row.changes and trained else None)
+        if row.changes:
+            mspec = variant_spec(row.model, list(row.changes), base)
+        else:
+            mspec = ModelSpec(row.model, overrides=dict(base) if trained else {})
         return RunSpec(models=[mspec], tasks=tasks, seeds=seeds, data=root, out=out,
                        tie_rule=args.tie_rule,
                        task_options={k: v for k, v in row.options.items() if k in tasks},
@@ -164,8 +156,8 @@ def main(args: argparse.Namespace) -> int:
 
     for key in keys:
         table = tables[key]
-        filled, records = fill(table, spec_of_row, run)
-        filled.caption = caption(filled, records, args.tie_rule)
+        filled, records, paths = fill(table, spec_of_row, run)
+        filled.caption = caption(filled, records, sorted(set(paths)), args.tie_rule)
         stem = out / "report" / f"paper-table{key}"
         md = render_markdown(filled)
         atomic_write_text(stem.with_suffix(".md"), md)
