@@ -12,7 +12,9 @@ from mcnbench.report import load
 from mcnbench.report.identity import ROW, model_colors, row_key
 from mcnbench.report.plots import (
     attach_owners,
+    learning_curve_summary,
     loss_terms,
+    plot_learning_curves,
     plot_rank_histograms,
     plot_recall_at_k,
     plot_timelines,
@@ -21,6 +23,8 @@ from mcnbench.report.plots import (
     read_train_logs,
     recall_curve,
     recall_curves,
+    seed_band,
+    tail_gain,
     timeline_selection,
     timelines,
     training_panels,
@@ -121,7 +125,7 @@ def _trained(root, model, train, seeds=(0, 1), val_every=None, zeros=(), layout=
                     "cluster": 0.0 if "cluster" in zeros else 1.0, "recon": 0.0 if "recon" in zeros else 0.1,
                     "lr": 1e-3}
             if val_every and step % val_every == 0:
-                line["val/R@10"] = step / 3
+                line["val_R@10"] = step / 3 + seed  # as the trainer's monitor logs it
             lines.append(json.dumps(line))
         log = root / model / layout.format(seed=seed) / "train_log.jsonl"
         log.parent.mkdir(parents=True)
@@ -166,14 +170,66 @@ def test_training_panels_draw_only_the_terms_a_model_has(tmp_path):
     logs = attach_owners(logs, df)
     assert logs.groupby(ROW)["log"].nunique().to_dict() == {"mcn": 2, "mil-nce": 2, "untrained-log": 1}
     panels = training_panels(logs)
-    assert list(panels) == ["loss", "mms", "cluster", "recon", "val/R@10"]
+    assert list(panels) == ["loss", "mms", "cluster", "recon", "val_R@10"]
     assert panels["mms"] == {"mcn": "MMS", "mil-nce": "MIL-NCE", "untrained-log": ""}
     assert set(panels["cluster"]) == {"mcn", "untrained-log"}   # MIL-NCE's zeros are not a loss it has
     assert set(panels["recon"]) == {"mcn"}                      # all-zero and no config: left out
-    assert set(panels["val/R@10"]) == {"mil-nce"}
+    assert set(panels["val_R@10"]) == {"mil-nce"}
     assert plot_training_curves(logs, tmp_path / "tc.png").read_bytes()[:8] == PNG
+    assert plot_learning_curves(logs, tmp_path / "lc.png").read_bytes()[:8] == PNG
     _, notes = write_plots(df, [root], tmp_path / "out")
     assert any("no train_log.jsonl for no-log" in n for n in notes)
+
+
+def test_tail_gain_is_the_gain_over_the_last_fifth_of_the_steps():
+    curve = pd.Series([0.0, 10.0, 20.0, 24.0, 24.5, 24.6], index=[0, 20, 40, 60, 80, 100])
+    assert tail_gain(curve) == pytest.approx(24.6 - 24.5)   # 0.8 · 100 = step 80
+    assert tail_gain(curve, tail=0.5) == pytest.approx(24.6 - 20.0)  # last step ≤ 50 is 40
+    falling = pd.Series([0.0, 30.0, 25.0], index=[0, 80, 100])
+    assert tail_gain(falling) == pytest.approx(-5.0)         # a peak then a fall: no gain
+    assert np.isnan(tail_gain(pd.Series([1.0], index=[5])))
+
+
+def test_learning_curves_band_the_seeds_and_test_the_plateau(tmp_path):
+    root = tmp_path / "res"
+    _trained(root, "mil-nce", {"loss": "mil-nce", "cluster_mode": "none", "recon": False},
+             seeds=(0, 1, 2), val_every=10)                   # val_R@10 = step/3 + seed
+    logs = attach_owners(read_train_logs([root])[0], load(root))
+    band = seed_band(logs[logs[ROW] == "mil-nce"], "val_R@10")
+    assert list(band.index) == [10, 20, 30] and (band["n"] == 3).all()
+    assert band.loc[30].tolist()[:3] == pytest.approx([10 + 1, 10 + 0, 10 + 2])  # mean, min, max
+    s = learning_curve_summary(logs).set_index("row").loc["mil-nce"]
+    assert (s["seeds"], s["steps"]) == (3, 30)
+    assert s["final"] == pytest.approx(11.0)
+    assert s["tail_gain"] == pytest.approx(10 / 3)           # step 30 vs step 20 (≤ 0.8 · 30)
+    assert not s["plateaued"]
+    written, _ = write_plots(load(root), [root], tmp_path / "out")
+    md = (tmp_path / "out" / "learning_curves.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| mil-nce"))
+    assert [c.strip() for c in row.strip("|").split("|")] == ["mil-nce", "3", "30", "11.0", "11.0",
+                                                              "+3.3", "**no**"]
+    assert plot_learning_curves(read_train_logs([root])[0].drop(columns=["val_R@10"]),
+                                tmp_path / "none.png") is None  # no monitor: no figure
+
+
+def test_task_views_of_one_model_share_its_training_curves(tmp_path):
+    root = tmp_path / "res"
+    _trained(root, "mcn", {"loss": "mms", "cluster_mode": "joint", "recon": True},
+             layout="train/k1/seed{seed}", key="k1", val_every=10)
+    train = {"loss": "mms", "cluster_mode": "joint", "recon": True}
+    for seed in (0, 1):  # the same trained model evaluated in another direction: its own row
+        rec = ResultRecord(model={"name": "mcn", "version": "1", "config": {"train": train},
+                                  "checkpoint": {"path": "/nowhere/model.pth", "cached": True, "key": "k1"}},
+                           task={"name": "toyret2", "version": "1", "options": {"direction": "t2v"}},
+                           seed=seed, data={"kind": "synthetic"}, metrics={"R@10": 1.0},
+                           main_score="R@10", tie_rule="mean", versions={"python": "3"},
+                           label="mcn direction=t2v")
+        write_record(rec, root)
+    df = load(root)
+    assert {"mcn", "mcn direction=t2v"} <= set(df["label"])
+    logs = attach_owners(read_train_logs([root])[0], df)
+    assert set(logs[ROW]) == {"mcn"}                           # one model, one set of curves
+    assert list(learning_curve_summary(logs)["row"]) == ["mcn"]
 
 
 # colours --------------------------------------------------------------------------------------

@@ -51,8 +51,11 @@ FIGURE_TEXT = {
     "crosstask_per_task.png": "CrossTask recall per task, error bars ±1 std over seeds.",
     "timelines.png": "A few CrossTask and Mining YouTube videos: ground truth and each model's "
                      "prediction per second (grey = background).",
-    "training_curves.png": "Training loss terms each model has (named from its config) and any "
-                           "validation monitor, mean over seeds (faint: each seed).",
+    "training_curves.png": "One panel per trained model: the loss terms it has (named from its config; "
+                           "reconstruction before its weight), mean over seeds, band min–max.",
+    "learning_curves.png": "Validation monitor (caption→clip R@10 on held-out corpus videos) over "
+                           "training steps, mean over seeds, band min–max; the legend gives each "
+                           "model's gain over the last 20 % of its steps (plateau: < 0.5).",
     "embedding_map.png": "t-SNE of the reference model's clip (video+audio) and caption embeddings, "
                          "coloured by the synthetic world's true concept and by learned cluster.",
 }

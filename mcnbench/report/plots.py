@@ -9,8 +9,10 @@
 * ``crosstask_per_task.png``  CrossTask recall per task (when the records carry it)
 * ``timelines.png``  a few CrossTask and Mining YouTube videos: ground truth, each model's
   prediction, background
-* ``training_curves.png``  every trained model's loss terms (named from its config) and any
-  ``val/...`` monitor, over steps (from ``train_log.jsonl``)
+* ``training_curves.png``  one panel per trained model: the loss terms it has (named from its
+  config), over steps (from ``train_log.jsonl``), seeds as a band
+* ``learning_curves.png``  the validation monitor (held-out caption→clip R@10) over steps per
+  model, seeds as a band, with each model's gain over the last 20 % of its steps
 
 Every figure colours a model the same way (:func:`mcnbench.report.identity.model_colors`, keyed
 by :func:`~mcnbench.report.identity.row_key`). Matplotlib is used through ``Figure`` objects (the
@@ -23,6 +25,7 @@ import csv
 import json
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +51,7 @@ STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fo
 LOSS_KEYS = ("loss", "mms", "cluster", "recon")
 CONTRASTIVE_NAMES = {"mms": "MMS", "nce": "NCE", "mil-nce": "MIL-NCE"}
 PANEL_TITLES = {"loss": "total loss", "mms": "contrastive loss", "cluster": "clustering loss",
-                "recon": "reconstruction loss"}
+                "recon": "reconstruction loss (before × recon_weight)"}
 BACKGROUND = (0.88, 0.88, 0.88, 1.0)
 _PER_TASK = re.compile(r"^recall[/:](.+)$", re.IGNORECASE)
 _TRAIN_SEED = re.compile(r"^(?:train-)?seed(\d+)$")  # <model>/train/<key>/seed<k>, or train-seed<k>
@@ -717,25 +720,45 @@ def attach_owners(logs: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
                 hit = (row, cfg.get("train") if isinstance(cfg.get("train"), dict) else None)
                 break
         owners[log] = hit or (lines["run"].iloc[0], None)
+    # one trained model, one curve: task views of it (``mcn direction=t2v``) share its model key,
+    # so their logs go to its plainest row (the shortest label with that key)
+    canon: dict[str, str] = {}
+    if "model_key" in df.columns:
+        for _, rows in df[[ROW, "model_key"]].dropna().drop_duplicates().groupby("model_key"):
+            plain = min(rows[ROW], key=lambda r: (len(r), r))
+            canon.update({r: plain for r in rows[ROW]})
     out = logs.copy()
-    out[ROW] = out["log"].map(lambda x: owners[x][0])
+    out[ROW] = out["log"].map(lambda x: canon.get(owners[x][0], owners[x][0]))
     out["config"] = out["log"].map(lambda x: owners[x][1])
     return out
 
 
+MONITOR_PREFIXES = ("val_", "val/")  # the trainer logs val_R@10 ...; val/... from other tools
+MONITOR_TITLES = {"val_R@10": "held-out caption→clip R@10 (%), the model's own clip score",
+                  "val_video_R@10": "held-out caption→clip R@10 (%) by text · video"}
+TERM_COLORS = {"loss": "black", "mms": "tab:blue", "cluster": "tab:orange", "recon": "tab:green"}
+PLATEAU_TAIL = 0.2  # "plateaued": gained less than PLATEAU_GAIN over the last 20 % of the steps
+PLATEAU_GAIN = 0.5
+
+
 def _val_keys(logs: pd.DataFrame) -> list[str]:
-    return sorted(c for c in logs.columns if str(c).startswith("val/")
+    return sorted(c for c in logs.columns if str(c).startswith(MONITOR_PREFIXES)
                   and pd.to_numeric(logs[c], errors="coerce").notna().any())
 
 
+def _is_monitor(key: str) -> bool:
+    return str(key).startswith(MONITOR_PREFIXES)
+
+
 def training_panels(logs: pd.DataFrame) -> dict[str, dict[str, str]]:
-    """What the training figure draws: ``{panel key: {row: term name}}`` in panel order.
+    """What the training figures draw: ``{panel key: {row: term name}}`` in panel order.
 
     Panels are the loss keys (``loss``, ``mms`` = the contrastive term whatever the loss,
-    ``cluster``, ``recon``) and every ``val/...`` monitor present. A row gets a line in a loss
-    panel only when its config has that term (:func:`loss_terms`) and its log has numbers there;
-    a row without a config gets a term that is not zero throughout. Term names come from the
-    config (``MMS``, ``NCE``, ``MIL-NCE``; ``joint k-means``; ...), "" when unknown.
+    ``cluster``, ``recon``) and every validation monitor present (``val_R@10`` ..., as the
+    trainer logs them). A row gets a line in a loss panel only when its config has that term
+    (:func:`loss_terms`) and its log has numbers there; a row without a config gets a term that is
+    not zero throughout. Term names come from the config (``MMS``, ``NCE``, ``MIL-NCE``; ``joint
+    k-means``; ...), "" when unknown.
     """
     if logs.empty:
         return {}
@@ -761,54 +784,148 @@ def training_panels(logs: pd.DataFrame) -> dict[str, dict[str, str]]:
     return {k: panels[k] for k in order if k in panels}
 
 
+def seed_band(lines: pd.DataFrame, key: str) -> pd.DataFrame:
+    """One row's ``key`` over steps across its seeds: ``[step] -> mean, lo, hi, n`` (lo/hi: the
+    min and max over the seeds logged at that step). ``lines``: that row's log lines (a ``log``
+    column tells the seeds apart)."""
+    x_col = "step" if "step" in lines.columns else None
+    per_seed = []
+    for _, run in lines.groupby("log" if "log" in lines.columns else "run"):
+        y = pd.to_numeric(run[key], errors="coerce")
+        x = run[x_col] if x_col else pd.Series(np.arange(len(run)), index=run.index)
+        keep = y.notna()
+        per_seed.append(pd.Series(y[keep].to_numpy(), index=x[keep].to_numpy()).groupby(level=0).last())
+    wide = pd.concat(per_seed, axis=1).sort_index()
+    return pd.DataFrame({"mean": wide.mean(axis=1), "lo": wide.min(axis=1), "hi": wide.max(axis=1),
+                         "n": wide.notna().sum(axis=1)})
+
+
+def tail_gain(curve: pd.Series, tail: float = PLATEAU_TAIL) -> float:
+    """What a curve gained over the last ``tail`` of its steps: its last value minus its value at
+    the last logged step at or before ``(1 - tail) · last step`` (so the window covers at least
+    ``tail`` of the run). ``curve``: values indexed by step, e.g. ``seed_band(...)["mean"]``;
+    NaN with fewer than two points."""
+    curve = curve.dropna().sort_index()
+    if len(curve) < 2:
+        return math.nan
+    steps = curve.index.to_numpy(dtype=float)
+    start = steps[steps <= (1.0 - tail) * steps[-1]]
+    at = start[-1] if len(start) else steps[0]
+    return float(curve.iloc[-1] - curve.loc[at])
+
+
+def learning_curve_summary(logs: pd.DataFrame, key: str = "val_R@10") -> pd.DataFrame:
+    """Per row with the monitor ``key``: ``seeds``, ``steps`` (last step), ``final`` (mean over
+    seeds at the last step), ``best`` (the mean curve's maximum), ``tail_gain`` (:func:`tail_gain`)
+    and ``plateaued`` (``tail_gain < PLATEAU_GAIN``)."""
+    out = []
+    if key in logs.columns:
+        for row, lines in logs.groupby(ROW if ROW in logs.columns else "run"):
+            if not pd.to_numeric(lines[key], errors="coerce").notna().any():
+                continue
+            band = seed_band(lines, key)
+            gain = tail_gain(band["mean"])
+            out.append({"row": row, "seeds": int(band["n"].max()), "steps": int(band.index[-1]),
+                        "final": float(band["mean"].iloc[-1]), "best": float(band["mean"].max()),
+                        "tail_gain": gain, "plateaued": bool(gain < PLATEAU_GAIN)})
+    return pd.DataFrame(out, columns=["row", "seeds", "steps", "final", "best", "tail_gain", "plateaued"])
+
+
+def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
+    """``learning_curves.md``: per model and monitor, seeds, steps, the final and best mean R@10
+    and the gain over the last 20 % of the steps, with the plateau verdict."""
+    from tabulate import tabulate
+
+    from mcnbench.utils.io import atomic_write_text
+
+    parts = []
+    for key in (k for k in _val_keys(logs) if str(k).endswith("R@10")):
+        s = learning_curve_summary(logs, key)
+        rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", f"{r.tail_gain:+.1f}",
+                 "yes" if r.plateaued else "**no**"] for r in s.itertuples(index=False)]
+        parts.append(f"### {MONITOR_TITLES.get(key, key)} (`{key}`)\n\n" + tabulate(
+            rows, headers=["model", "seeds", "steps", "final", "best", "gain, last 20 %", "plateaued"],
+            tablefmt="github", disable_numparse=True))
+    note = (f"*Mean over seeds of the validation monitor (held-out corpus videos, never a test set). "
+            f"Plateaued: less than {PLATEAU_GAIN:g} points gained over the last {PLATEAU_TAIL:.0%} of "
+            "the steps (last value minus the value at the last logged step at or before 80 % of the "
+            "run).*")
+    return atomic_write_text(path, "\n\n".join(parts) + "\n\n" + note + "\n")
+
+
+@_styled
+def plot_learning_curves(logs: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
+    """The validation monitor over training steps, one panel per R@10 it logs (the model's own
+    clip score; text · video), one colour per model: mean over seeds, band = min–max over the
+    seeds; the legend gives each model's gain over the last 20 % of its steps (the plateau test).
+    None when no log has a monitor."""
+    keys = [k for k in _val_keys(logs) if str(k).endswith("R@10")] if not logs.empty else []
+    if not keys:
+        return None
+    if ROW not in logs.columns:
+        logs = logs.assign(**{ROW: logs["run"]})
+    colors = colors or model_colors(logs[ROW].unique())
+    fig, axes = _figure(len(keys), width=5.6, height=4.0, max_cols=2)
+    for ax, key in zip(axes, keys, strict=True):
+        summary = learning_curve_summary(logs, key).set_index("row")
+        for row in summary.index:
+            band = seed_band(logs[logs[ROW] == row], key)
+            c = colors.get(row, "black")
+            n, gain = int(summary.at[row, "seeds"]), summary.at[row, "tail_gain"]
+            ax.fill_between(band.index, band["lo"], band["hi"], color=c, alpha=0.18, linewidth=0)
+            ax.plot(band.index, band["mean"], color=c, marker="o", markersize=2.5,
+                    label=f"{row} (n={n}; last 20 %: {gain:+.1f})")
+        ax.set(title=MONITOR_TITLES.get(key, f"validation {key}"), xlabel="step", ylabel=key)
+        ax.title.set_fontsize(10)
+    _legend_below(fig, axes, ncols=2)
+    fig.suptitle("Learning curves on held-out corpus videos: mean over seeds, band = min–max over "
+                 f"seeds\n(plateaued: less than {PLATEAU_GAIN:g} points gained over the last "
+                 f"{PLATEAU_TAIL:.0%} of the steps)")
+    return _save(fig, path)
+
+
 @_styled
 def plot_training_curves(logs: pd.DataFrame, path: Path, colors: dict | None = None) -> Path | None:
-    """Loss terms over steps, one panel per term (total, contrastive, clustering,
-    reconstruction) plus one per ``val/...`` monitor present (:func:`training_panels` says which
-    lines); one colour per model, its seeds averaged per step (faint lines: each seed). A term a
-    model does not have is not drawn for it (never as zeros). ``logs``: :func:`read_train_logs`,
-    optionally with :func:`attach_owners`' columns."""
-    panels = training_panels(logs)
+    """One panel per trained model with the loss terms its config has (named from it: MMS, NCE or
+    MIL-NCE, the clustering mode, reconstruction; a term a model does not have is not drawn, never
+    as zeros), on a log axis when every value is positive: mean over seeds (a rolling mean of the
+    per-step values), band = min–max over seeds. The panel title has the model's report colour.
+    ``logs``: :func:`read_train_logs`, optionally with :func:`attach_owners`' columns."""
+    panels = {k: v for k, v in training_panels(logs).items() if not _is_monitor(k)}
     if not panels:
         return None
     if ROW not in logs.columns:
         logs = logs.assign(**{ROW: logs["run"], "config": None})
-    x_col = "step" if "step" in logs.columns else None
+    rows = sorted({r for terms in panels.values() for r in terms})
     colors = colors or model_colors(logs[ROW].unique())
-    fig, axes = _figure(len(panels), width=3.9, height=3.3)
-    for ax, (key, rows) in zip(axes, panels.items(), strict=True):
-        for row in sorted(rows):
-            lines = logs[logs[ROW] == row]
-            c = colors.get(row, "black")
-            per_seed = []
-            for _, run in lines.groupby("log" if "log" in lines.columns else "run"):
-                y = pd.to_numeric(run[key], errors="coerce")
-                x = run[x_col] if x_col else pd.Series(np.arange(len(run)), index=run.index)
-                keep = y.notna()
-                per_seed.append(pd.Series(y[keep].to_numpy(), index=x[keep].to_numpy()))
-            n = len(per_seed)
-            # one legend entry per model (the same in every panel): what its loss is made of
-            terms = loss_terms(lines["config"].iloc[0]) or {}
-            made_of = " + ".join(terms[k] for k in ("mms", "cluster", "recon") if k in terms)
-            label = f"{row}: {made_of} ({n} seed{'s' * (n > 1)})" if made_of else \
-                f"{row} ({n} seed{'s' * (n > 1)})"
-            mean = pd.concat(per_seed, axis=1).mean(axis=1).sort_index()
-            if key.startswith("val/"):  # sparse monitor lines: points joined, no smoothing
-                for s in per_seed:
-                    ax.plot(s.index, s.to_numpy(), color=c, alpha=0.35, linewidth=0.8, marker=".")
-                ax.plot(mean.index, mean.to_numpy(), color=c, marker="o", markersize=3, label=label)
-                continue
-            for s in per_seed:
-                ax.plot(s.index, s.to_numpy(), color=c, alpha=0.15, linewidth=0.6)
-            if len(mean) > 50:  # noisy per-step values: rolling mean on top
-                mean = mean.rolling(max(5, len(mean) // 25), min_periods=1).mean()
-            ax.plot(mean.index, mean.to_numpy(), color=c, label=label, linewidth=1.6)
-        title = PANEL_TITLES.get(key, f"validation {key[4:]}" if key.startswith("val/") else key)
-        ax.set(title=title, xlabel="step" if x_col else "log line",
-               ylabel="value" if key.startswith("val/") else "loss")
-    _legend_below(fig, axes, ncols=2)
-    fig.suptitle("Training: the loss terms each model has (named from its config)\n"
-                 "mean over seeds, faint: each seed")
+    fig, axes = _figure(len(rows), width=3.6, height=2.9)
+    for ax, row in zip(axes, rows, strict=True):
+        lines = logs[logs[ROW] == row]
+        keys = [k for k in LOSS_KEYS if row in panels.get(k, {})]
+        if len(keys) == 2 and "loss" in keys:  # one term: the total is that term, drawn once
+            keys.remove("loss")
+        lo, hi = math.inf, 0.0
+        for key in keys:
+            band = seed_band(lines, key)
+            window = max(1, len(band) // 25)
+            smooth = band.rolling(window, min_periods=1).mean() if window > 1 else band
+            lo, hi = min(lo, float(smooth["lo"].min())), max(hi, float(smooth["hi"].max()))
+            c = TERM_COLORS[key]
+            ax.fill_between(smooth.index, smooth["lo"], smooth["hi"], color=c, alpha=0.2, linewidth=0)
+            ax.plot(smooth.index, smooth["mean"], color=c, linewidth=1.4,
+                    label=PANEL_TITLES[key] if key != "mms" else "contrastive loss")
+        if lo > 0 and hi / lo > 10:  # terms a decade or more apart: a log axis shows them all
+            ax.set_yscale("log")
+        n = lines["log"].nunique() if "log" in lines.columns else 1
+        contrastive = panels.get("mms", {}).get(row)
+        title = textwrap.fill(row, 32) + f"\n{contrastive + ', ' if contrastive else ''}" \
+            f"{n} seed{'s' * (n > 1)}"
+        ax.set_title(title, fontsize=9)
+        ax.spines["left"].set(color=colors.get(row, "black"), linewidth=3)  # the model's colour
+        ax.set(xlabel="step", ylabel="loss")
+    _legend_below(fig, axes, ncols=4)
+    fig.suptitle("Training loss terms each model has (named from its config): mean over seeds, "
+                 "band = min–max over seeds")
     return _save(fig, path)
 
 
@@ -825,7 +942,7 @@ def _save(fig, path: Path) -> Path:
 
 # all of them ----------------------------------------------------------------------------------
 FIGURES = ("recall_at_k.png", "rank_histogram.png", "main_scores.png", "ablation_delta.png",
-           "crosstask_per_task.png", "timelines.png", "training_curves.png")
+           "crosstask_per_task.png", "timelines.png", "training_curves.png", "learning_curves.png")
 
 
 def default_reference(df: pd.DataFrame, reference: str | None) -> str | None:
@@ -877,6 +994,11 @@ def write_plots(df: pd.DataFrame, roots: Sequence[str | Path], out_dir: str | Pa
                          "(their records name a trained checkpoint)")
     attempt("training_curves.png", plot_training_curves(logs, out_dir / "training_curves.png", colors),
             "no train_log.jsonl/.csv with loss columns under the results")
+    made = plot_learning_curves(logs, out_dir / "learning_curves.png", colors)
+    attempt("learning_curves.png", made, "no validation monitor in the training logs (train with "
+            "--set val_fraction=0.1 --set val_every=N)")
+    if made:
+        written.append(write_plateau_table(logs, out_dir / "learning_curves.md"))
     return written, notes
 
 
