@@ -98,9 +98,20 @@ def header(markdown: str) -> list[str]:
 def test_mean_std_over_seeds_and_single_seed_value(results):
     md = comparison_table(load(results))
     col = header(md).index("toyret R@10 ↑")
-    assert cells(md, "good")[col] == "**20.0 ± 10.0**"          # std with ddof=1 of 10, 20, 30
+    assert cells(md, "good")[col] == "**20.0 ± 10.0‡**"         # std with ddof=1 of 10, 20, 30
     assert cells(md, "bad")[col] == "5.0 (n=1)"                  # one seed: the value, n flagged
     assert "n = 3 seeds" in md and "ddof=1" in md
+
+
+def test_cells_with_a_seed_std_above_max_std_are_flagged(results):
+    md = comparison_table(load(results))                         # default: 3 points
+    h = header(md)
+    assert cells(md, "good")[h.index("toyret R@10 ↑")].endswith("‡**")   # std 10 > 3
+    assert "‡" not in cells(md, "good")[h.index("toyret MedR ↓")]       # ranks: other units
+    assert "‡: std over seeds above 3 points" in md
+    table = build_table(load(results), max_std=10.0)             # std 10 is not above 10
+    assert not table.any_noisy and "‡" not in to_markdown(table)
+    assert r"$^\ddagger$" in to_latex(build_table(load(results)))
 
 
 def test_best_marking_follows_metric_direction(results):

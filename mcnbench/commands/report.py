@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -15,6 +16,18 @@ examples:
 
 FORMAT_NAMES = {"md": ("markdown",), "latex": ("latex",), "csv": ("csv",),
                 "all": ("markdown", "latex", "csv")}
+
+
+def _max_std(text: str) -> float:
+    if text.strip().lower() == "none":
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of points or 'none', got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -43,6 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "(default: each task's headline metrics)")
     p.add_argument("--reference", metavar="MODEL",
                    help="add a Δ column per metric: each row's difference from this model (or row label)")
+    p.add_argument("--max-std", type=_max_std, default=None, metavar="POINTS",
+                   help="flag (‡) cells whose std over seeds exceeds POINTS; 'none' never flags "
+                        "(default: 3, report.tables.MAX_STD)")
     p.add_argument("--plots", action="store_true", help="also write PNG figures")
     p.add_argument("--no-paper", dest="paper", action="store_false",
                    help="leave out the 'MCN (paper)' row of published numbers")
@@ -76,7 +92,8 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        table = build_table(df, args.metrics, args.reference, paper=args.paper)
+        table = build_table(df, args.metrics, args.reference, paper=args.paper,
+                            **({} if args.max_std is None else {"max_std": args.max_std}))
     except ValueError as err:  # unknown metric or reference model: the message lists the choices
         print(f"mcnbench report: error: {err}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from mcnbench.report.frame import (
 )
 
 FORMATS = ("markdown", "latex", "csv")
+MAX_STD = 3.0  # points: a seed std above it is flagged (issue 13: std ≤ 3 or say why)
 TIE_RULES = {"mean": "a tied ground truth ranked at the mean of its tied positions",
              "optimistic": "ties resolved optimistically (ground truth first)",
              "pessimistic": "ties resolved pessimistically (ground truth last)",
@@ -46,6 +47,19 @@ class Table:
     caption: str = ""
     precision: int = 1
     row_data: dict[str, str] = field(default_factory=dict)  # row → data, when data are mixed
+    max_std: float | None = None                 # flag cells whose seed std exceeds it (‡)
+
+    def noisy(self, row: str, col: tuple[str, str]) -> bool:
+        """Whether this cell's std over seeds exceeds ``max_std`` (scores in points only: rank
+        metrics such as MedR, where lower is better, have other units and are never flagged)."""
+        if self.max_std is None or lower_is_better(col[1], col[0]):
+            return False
+        std = self.std.at[row, col]
+        return bool(pd.notna(std) and std > self.max_std)
+
+    @property
+    def any_noisy(self) -> bool:
+        return any(self.noisy(r, c) for r in self.rows for c in self.columns)
 
     @property
     def rows(self) -> list[str]:
@@ -71,8 +85,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
 def build_table(df: pd.DataFrame, metrics: str | Sequence[str] | None = None,
                 reference_model: str | None = None, *, paper: bool = True,
-                precision: int = 1) -> Table:
-    """The ``Table`` for the records in ``df`` (a ``load_results`` frame, plain or enriched)."""
+                precision: int = 1, max_std: float | None = MAX_STD) -> Table:
+    """The ``Table`` for the records in ``df`` (a ``load_results`` frame, plain or enriched);
+    cells whose std over seeds exceeds ``max_std`` points are flagged ``‡`` (None: never)."""
     df = enrich(df)
     if df.empty:
         raise ValueError("no result records to tabulate")
@@ -90,7 +105,7 @@ def build_table(df: pd.DataFrame, metrics: str | Sequence[str] | None = None,
     n = wide["n"].reindex(index=rows, columns=mean.columns)
     table = Table(columns=columns, mean=mean, std=std, n=n, best=_best(mean, precision),
                   paper={c: v for c, v in paper_numbers(df).items() if c in columns} if paper else {},
-                  reference=reference, precision=precision)
+                  reference=reference, precision=precision, max_std=max_std)
     if reference:
         table.delta = mean - mean.loc[reference]
     if df.attrs.get("mixed_data"):  # --allow-mixed-data: the data is a column
@@ -141,6 +156,9 @@ def caption(df: pd.DataFrame, table: Table) -> str:
              "the shown precision share the mark)."]
     if table.reference:
         parts.append(f"Δ: row minus {table.reference}, in the metric's units.")
+    if table.any_noisy:
+        parts.append(f"‡: std over seeds above {table.max_std:g} points; differences in that cell "
+                     "smaller than its std are not established.")
     rules = sorted(df["tie_rule"].dropna().unique())
     if len(rules) == 1:
         parts.append(f"Similarity ties: {TIE_RULES.get(rules[0], rules[0])} (rule `{rules[0]}`).")
@@ -205,7 +223,7 @@ def _cell(table: Table, row: str, col: tuple[str, str], plus_minus: str) -> str:
     p = table.precision
     text = f"{mean:.{p}f}"
     if pd.notna(std) and n > 1:
-        text += f"{plus_minus}{std:.{p}f}"
+        text += f"{plus_minus}{std:.{p}f}" + ("‡" if table.noisy(row, col) else "")
     if pd.notna(n) and int(n) != table.typical_n:
         text += f" (n={int(n)})"
     return text
@@ -299,7 +317,7 @@ def _tex(text: str) -> str:
         text = text.replace(a, b)
     for a, b in (("±", r"$\pm$"), ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), ("Δ", r"$\Delta$"),
                  ("×", r"$\times$"), ("→", r"$\rightarrow$"), ("⟨", r"$\langle$"), ("⟩", r"$\rangle$"),
-                 ("–", "--"), ("—", "---"), ("`", "")):
+                 ("–", "--"), ("—", "---"), ("‡", r"$^\ddagger$"), ("`", "")):
         text = text.replace(a, b)
     return text
 
@@ -307,7 +325,7 @@ def _tex(text: str) -> str:
 def _tex_cell(cell: str) -> str:
     # Cells are numbers built here, already carrying their LaTeX (\textbf, $\pm$); only the
     # en dash of a missing value and the minus sign of a Δ need translating.
-    cell = cell.replace("–", "--")
+    cell = cell.replace("–", "--").replace("‡", r"$^\ddagger$")
     return "$-$" + cell[1:] if cell.startswith("-") else cell
 
 
@@ -398,6 +416,6 @@ def write_tables(df: pd.DataFrame, out_dir: str | Path, formats: Sequence[str] =
     return written
 
 
-__all__ = ["FORMATS", "Table", "build_table", "caption", "comparison_table", "console_table",
+__all__ = ["FORMATS", "MAX_STD", "Table", "build_table", "caption", "comparison_table", "console_table",
            "long_frame", "render",
            "resolve_label", "summarize", "to_latex", "to_markdown", "wide_frame", "write_tables"]
