@@ -51,3 +51,21 @@ def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "mcnbench", "list", "tasks"], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip()
+
+
+def test_the_default_worlds_short_demo_run_says_so_and_where_the_comparison_is():
+    from types import SimpleNamespace
+
+    from mcnbench.commands.run import demo_note
+    from mcnbench.engine import ModelSpec
+
+    default = SimpleNamespace(manifest={"preset": "default"}, hints={"train": {"epochs": 6}})
+    spec = SimpleNamespace(data=default)
+    note = demo_note(spec, ModelSpec("mcn"))
+    assert "short demo training (6 epochs" in note and "results/default" in note
+    assert demo_note(spec, ModelSpec("mcn", overrides={"epochs": 12})) == ""   # a chosen length
+    assert demo_note(spec, ModelSpec("random")) == ""                          # nothing trained
+    assert demo_note(spec, ModelSpec("mcn", checkpoint="w.pth")) == ""
+    tiny = SimpleNamespace(data=SimpleNamespace(manifest={"preset": "tiny"}, hints={}))
+    assert demo_note(tiny, ModelSpec("mcn")) == ""
+    assert demo_note(SimpleNamespace(data=SimpleNamespace(manifest={}, hints={})), ModelSpec("mcn")) == ""

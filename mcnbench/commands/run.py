@@ -43,4 +43,22 @@ def main(args: argparse.Namespace) -> int:
                       checkpoint=args.checkpoint, embeddings=args.embeddings)
     spec = run_spec(args, [model], train=True)
     print_outcomes(run(spec), spec.out)
+    note = demo_note(spec, model)
+    if note:
+        print(note)
     return 0
+
+
+def demo_note(spec, model) -> str:
+    """A plain line after a run that trained with the default world's short demo budget (its
+    preset's epochs, no override): it is not the committed comparison, and where that is."""
+    m = spec.data.manifest
+    trains = (model.checkpoint is None and model.embeddings is None
+              and str(model.name or model.model) != "random")
+    if not (trains and m.get("preset") == "default" and "epochs" not in model.overrides):
+        return ""
+    epochs = spec.data.hints.get("train", {}).get("epochs")
+    return (f"note: this is the default world's short demo training ({epochs} epochs, a few minutes "
+            "on 2 cores), not a comparison to rank methods by: the committed one (5 seeds, longer "
+            "training, a validation monitor, significance) is results/default, made as "
+            "results/README.md says.")
