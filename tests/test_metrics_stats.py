@@ -84,3 +84,32 @@ def test_paired_test():
     assert paired_bootstrap_test(a, c, recall_fn(5), n_boot=500)["p_value"] > 0.05
     with pytest.raises(ValueError, match="same queries"):
         paired_bootstrap_test(a, a[:10], recall_fn(5))
+
+
+def test_mining_youtube_iou_interval_pools_frames_as_the_task_does(tmp_path):
+    """The IoU/IoD candidate rebuilt from per-second labels equals iou_iod on the full set,
+    and is a real interval around it."""
+    from mcnbench.metrics.segmentation import iou_iod
+    from mcnbench.records import ResultRecord, write_record
+    from mcnbench.report.intervals import metric_interval, segment_counts
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(20, 60, size=12)
+    gts = [np.where(rng.random(t) < 0.4, -1, rng.integers(0, 5, t)) for t in lengths]
+    preds = [np.where(rng.random(g.size) < 0.5, g, rng.integers(-1, 6, g.size)) for g in gts]  # 5: not GT
+    iou = 100 * iou_iod(preds, gts, bg=-1)["iou"]
+    iod = 100 * iou_iod(preds, gts, bg=-1)["iod"]
+    rec = ResultRecord(model={"name": "m", "version": "1", "config": {}},
+                       task={"name": "mining_youtube", "version": "3", "options": {}}, seed=0,
+                       data={"kind": "synthetic"}, metrics={"IoU": iou, "IoD": iod}, main_score="IoU",
+                       tie_rule="mean", versions={"python": "3"}, info={"iou_average": "dataset"})
+    path = write_record(rec, tmp_path, {"video_ids": np.array([f"v{i}" for i in range(12)]),
+                                        "T": lengths, "gt_label": np.concatenate(gts),
+                                        "pred_label": np.concatenate(preds)})
+    counts = segment_counts(path)
+    assert counts.shape == (12, 3 * 5)                   # classes 0..4 of the ground truth
+    assert counts[:, 5:10].sum() == sum(int((g >= 0).sum()) for g in gts)
+    for metric, value in (("IoU", iou), ("IoD", iod)):
+        lo, hi = metric_interval(path, rec, metric, value)
+        assert lo < value < hi and hi - lo < 30
+    assert metric_interval(path, rec, "IoU", iou + 1.0) is None   # not reproduced: no interval

@@ -11,6 +11,8 @@ metric             arrays                          statistic per bootstrap repli
 ``recall``         ``matches``, ``present``,       CrossTask: per task Σmatches / Σpresent,
                    ``task_ids``                    then the mean over tasks
 ``MoF``            ``correct``, ``T``              Σcorrect / ΣT (frames pooled over videos)
+``IoU``/``IoD``    ``T``, ``gt_label``,            per ground-truth class ∩/∪ (∩/detected) of
+                   ``pred_label``                  the pooled frames, mean over classes
 any ``m``          ``m`` or ``m_hits``             mean (× 100 for 0/1 hits)
 =================  ==============================  ==========================================
 
@@ -41,6 +43,7 @@ class Candidate:
     arrays: tuple[str, ...]
     fn: Callable[[np.ndarray], np.ndarray]
     pad_to: int | None = None
+    build: Callable[[Path], np.ndarray | None] | None = None  # [Q, C] from the files, if not stacked
 
 
 def _mean_fn(scale: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -68,6 +71,44 @@ def _per_group_ratio_mean(v: np.ndarray) -> np.ndarray:
         return 100.0 * np.nanmean(np.where(den > 0, num / den, np.nan), axis=1)
 
 
+def segment_counts(record_file: Path) -> np.ndarray | None:
+    """Per video and class of the pooled ground truth (background, -1, left out): frames in
+    both, in the ground truth, in the prediction, as ``[V, 3·K]`` (all K intersections, then the
+    K ground-truth counts, then the K prediction counts), from ``T``, ``gt_label`` and
+    ``pred_label``. All three counts add over videos, so a resample of videos pools them as
+    the dataset-averaged IoU/IoD pools frames. None when the arrays are absent or disagree."""
+    try:
+        lengths, gt, pred = (np.asarray(load_per_query(record_file, n)) for n in ("T", "gt_label",
+                                                                               "pred_label"))
+    except (OSError, ValueError):
+        return None
+    if lengths.ndim != 1 or gt.shape != pred.shape or int(lengths.sum()) != gt.size or not gt.size:
+        return None
+    classes = np.unique(gt[gt >= 0])
+    video = np.repeat(np.arange(lengths.size), lengths.astype(np.int64))
+    k, v = classes.size, lengths.size
+
+    def per_video(mask: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        code = np.searchsorted(classes, labels)
+        keep = mask & (labels >= 0) & (code < k) & (classes[np.minimum(code, k - 1)] == labels)
+        return np.bincount(video[keep] * k + code[keep], minlength=v * k).reshape(v, k)
+
+    both = per_video(gt == pred, gt)
+    return np.concatenate([both, per_video(np.ones_like(gt, bool), gt),
+                           per_video(np.ones_like(pred, bool), pred)], axis=1).astype(np.float64)
+
+
+def _pooled_segment_score(kind: str) -> Callable[[np.ndarray], np.ndarray]:
+    """[B, V, 3K] :func:`segment_counts` → 100 × the mean over the replicate's ground-truth
+    classes of IoU = ∩ / (G + D − ∩) or IoD = ∩ / D (0 when never predicted)."""
+    def fn(v: np.ndarray) -> np.ndarray:
+        inter, g, d = np.split(v.sum(axis=1), 3, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = inter / (g + d - inter) if kind == "iou" else np.where(d > 0, inter / d, 0.0)
+            return 100.0 * np.nanmean(np.where(g > 0, score, np.nan), axis=1)
+    return fn
+
+
 def candidates(metric: str, info: dict) -> list[Candidate]:
     """The ways ``metric`` may have been computed from per-query arrays, most likely first."""
     k = recall_k(metric)
@@ -84,6 +125,9 @@ def candidates(metric: str, info: dict) -> list[Candidate]:
         out.append(Candidate(("matches", "present", "task_ids"), _per_group_ratio_mean))
     if metric == "MoF":
         out.append(Candidate(("correct", "T"), _pooled_ratio))
+    if metric in ("IoU", "IoD") and info.get("iou_average", "dataset") == "dataset":
+        out.append(Candidate(("T", "gt_label", "pred_label"), _pooled_segment_score(metric.lower()),
+                             build=segment_counts))
     for name in (metric, f"{metric}_hits"):
         out += [Candidate((name,), _mean_fn(100.0)), Candidate((name,), _mean_fn(1.0))]
     return out
@@ -92,6 +136,8 @@ def candidates(metric: str, info: dict) -> list[Candidate]:
 def _load(record_file: Path, cand: Candidate) -> np.ndarray | None:
     """The candidate's arrays as [Q] (one) or [Q, C] (several, strings coded as ints); None if
     an array is absent or unusable."""
+    if cand.build is not None:
+        return cand.build(record_file)
     columns = []
     for name in cand.arrays:
         if not record_file.with_suffix(f".{safe_name(name)}.npy").is_file():
