@@ -259,3 +259,24 @@ def test_amp_modes_pick_the_autocast_dtype():
     assert amp_dtype("bf16", "cpu") is torch.bfloat16
     assert amp_dtype("fp16", "cpu") is None
     assert amp_dtype("fp16", "cuda:0") is torch.float16
+
+
+def test_a_training_without_audio_or_reconstruction_does_not_run_the_audio_branch():
+    """MIL-NCE* (no audio, no recon): skipping the audio CNN changes no weight it trains."""
+    g = torch.Generator().manual_seed(0)
+    batches = [{"video": torch.rand(16, 8, generator=g), "audio": -80 * torch.rand(16, 40, 32, generator=g),
+                "nframes": torch.randint(1, 33, (16,), generator=g),
+                "text": torch.randn(16, 5, 6, generator=g)} for _ in range(5)]
+    runs = {}
+    for skip in (True, False):
+        trainer, _ = _small_trainer(None, loss="mil-nce", no_audio=True, cluster_mode="none", recon=False)
+        assert trainer.skip_audio
+        trainer.skip_audio = skip  # False: the path that runs the audio branch for nothing
+        trainer.start_epoch()
+        runs[skip] = [trainer.step(b, i) for i, b in enumerate(batches)], trainer.net.state_dict()
+    (log_a, net_a), (log_b, net_b) = runs[True], runs[False]
+    assert log_a == log_b
+    trained = [k for k in net_a if not k.startswith("DAVEnet.")]
+    assert all(torch.equal(net_a[k], net_b[k]) for k in trained)
+    assert not torch.equal(net_a["DAVEnet.conv1.weight"], torch.zeros(1))  # still there, untouched
+    assert not _small_trainer(None, no_audio=True)[0].skip_audio           # recon uses the audio

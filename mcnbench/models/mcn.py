@@ -183,19 +183,25 @@ class MCNNet(nn.Module):
         return self.DAVEnet_projection(self.GU_audio(pooled))
 
     # -- all three (training) --------------------------------------------------------------------
-    def forward(self, video: torch.Tensor, audio: torch.Tensor, nframes: torch.Tensor | None,
+    def forward(self, video: torch.Tensor, audio: torch.Tensor | None, nframes: torch.Tensor | None,
                 text: torch.Tensor) -> MCNOutput:
         """Embed a batch of clips in all three modalities.
 
-        ``video [B, video_dim]``, ``audio [B, bands, F]``, ``nframes [B]`` (int, used in eval mode
-        only), ``text [B, W, we_dim]``. With ``recon`` the output carries
+        ``video [B, video_dim]``, ``audio [B, bands, F]`` (None: the audio branch is not run and
+        ``audio`` is zeros, for a training that uses no audio; not with ``recon``), ``nframes [B]``
+        (int, used in eval mode only), ``text [B, W, we_dim]``. With ``recon`` the output carries
         ``recon_per_clip [B] = mse_v + mse_a + mse_t`` (each a mean over feature dims). Targets are
         the raw video input, the pooled DAVEnet output and the sentence max-pool output; the last
         two are *not* detached, so their branches also get gradients through the targets (§3.5).
         """
         v = self.GU_video(video)
-        pooled = self.pooled_audio(audio, nframes)
-        a = self._audio_from_pooled(pooled)
+        if audio is None:
+            if self.config.recon:
+                raise ValueError("reconstruction needs the audio branch: pass the audio")
+            pooled, a = None, torch.zeros_like(v)
+        else:
+            pooled = self.pooled_audio(audio, nframes)
+            a = self._audio_from_pooled(pooled)
         words = self.text_pooling_caption(text)
         t = self.GU_text_captions(words)
         recon = None

@@ -55,10 +55,16 @@ def _setup(preset: str = "default", **changes):
     return trainer, batch, tcfg
 
 
-@pytest.mark.parametrize("what", ["full", "contrastive-only"])
+MIL_NCE = {"loss": "mil-nce", "no_audio": True, "cluster_mode": "none", "recon": False}
+CHANGES = {"full": {}, "contrastive-only": {"cluster_mode": "none", "recon": False},
+           "mil-nce": MIL_NCE, "mil-nce, audio branch run": MIL_NCE}
+
+
+@pytest.mark.parametrize("what", list(CHANGES))
 def test_train_step_default_hints(benchmark, what):
-    changes = {"cluster_mode": "none", "recon": False} if what == "contrastive-only" else {}
-    trainer, batch, tcfg = _setup(**changes)
+    trainer, batch, tcfg = _setup(**CHANGES[what])
+    if what == "mil-nce, audio branch run":  # the path before the skip: the reference for it
+        trainer.skip_audio = False
     step = iter(range(10**9))
     trainer.step(batch, next(step))  # warm-up: first k-means fit, allocator
     benchmark.pedantic(lambda: trainer.step(batch, next(step) % tcfg.refit_every + 1),
