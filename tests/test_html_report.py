@@ -112,3 +112,19 @@ def test_page_renders_in_a_headless_browser(page, tmp_path):
                    capture_output=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
     assert _blank(tmp_path / "blank.png")[1] < 0.001
     assert np.isfinite(spread)
+
+
+def test_a_figures_companion_table_is_linked_not_drawn(view_results, tmp_path):
+    from mcnbench.report import build_table, load
+    from mcnbench.report.html import write_html
+
+    df = load(view_results)
+    png, md = tmp_path / "learning_curves.png", tmp_path / "learning_curves.md"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    md.write_text("| model |\n")
+    html = write_html(df, tmp_path, table=build_table(df), roots=[view_results],
+                      figures=[png, md], files=[md]).read_text(encoding="utf-8")
+    refs = Refs()
+    refs.feed(html)
+    assert [v for t, _, v in refs.refs if t == "img"] == ["learning_curves.png"]
+    assert [v for t, _, v in refs.refs if t == "a" and v == "learning_curves.md"] == ["learning_curves.md"]

@@ -247,8 +247,10 @@ def write_html(df: pd.DataFrame, out_dir: str | Path, *, table: Table, roots: Se
            + "<a href='#protocols'>protocols</a><a href='#provenance'>provenance</a>"
            "<a href='#files'>files</a></nav>")
     figs = []
-    for f in figures:
-        f = Path(f)
+    for f in map(Path, figures):
+        if f.suffix.lower() != ".png":  # a figure's companion table (learning_curves.md): a file
+            files = [*files, f] if f not in map(Path, files) else files
+            continue
         figs.append(f"<figure id='fig-{E(f.stem)}'><a href='{E(_rel(f, out_dir), quote=True)}'>"
                     f"<img src='{E(_rel(f, out_dir), quote=True)}' alt='{E(f.name, quote=True)}'></a>"
                     f"<figcaption><b>{E(f.name)}</b>: {E(FIGURE_TEXT.get(f.name, ''))}</figcaption></figure>")
