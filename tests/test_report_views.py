@@ -24,6 +24,7 @@ from mcnbench.report.plots import (
     recall_curve,
     recall_curves,
     seed_band,
+    shared_settings,
     tail_gain,
     timeline_selection,
     timelines,
@@ -181,6 +182,15 @@ def test_training_panels_draw_only_the_terms_a_model_has(tmp_path):
     assert any("no train_log.jsonl for no-log" in n for n in notes)
 
 
+def test_settings_every_row_shares_are_said_once():
+    short, shared = shared_settings(["mcn epochs=12 lr=1", "nce epochs=12 lr=1", "random"])
+    assert short == {"mcn epochs=12 lr=1": "mcn", "nce epochs=12 lr=1": "nce", "random": "random"}
+    assert shared == "epochs=12 lr=1"
+    assert shared_settings(["mcn k=1", "mcn k=2"]) == ({"mcn k=1": "mcn k=1", "mcn k=2": "mcn k=2"}, "")
+    assert shared_settings(["mcn k=1", "mcn k=1 x=2"]) == ({"mcn k=1": "mcn", "mcn k=1 x=2": "mcn x=2"}, "k=1")
+    assert shared_settings(["mcn a=1 b=2", "mcn b=2 a=1"])[1] == ""  # both would read "mcn": kept
+
+
 def test_tail_gain_is_the_gain_over_the_last_fifth_of_the_steps():
     curve = pd.Series([0.0, 10.0, 20.0, 24.0, 24.5, 24.6], index=[0, 20, 40, 60, 80, 100])
     assert tail_gain(curve) == pytest.approx(24.6 - 24.5)   # 0.8 · 100 = step 80
@@ -207,7 +217,7 @@ def test_learning_curves_band_the_seeds_and_test_the_plateau(tmp_path):
     md = (tmp_path / "out" / "learning_curves.md").read_text()
     row = next(line for line in md.splitlines() if line.startswith("| mil-nce"))
     assert [c.strip() for c in row.strip("|").split("|")] == ["mil-nce", "3", "30", "11.0", "11.0",
-                                                              "+3.3", "**no**"]
+                                                              "+3.33", "**no**"]
     assert plot_learning_curves(read_train_logs([root])[0].drop(columns=["val_R@10"]),
                                 tmp_path / "none.png") is None  # no monitor: no figure
 

@@ -784,6 +784,21 @@ def training_panels(logs: pd.DataFrame) -> dict[str, dict[str, str]]:
     return {k: panels[k] for k in order if k in panels}
 
 
+def shared_settings(rows: Sequence[str]) -> tuple[dict[str, str], str]:
+    """Row labels without the ``key=value`` settings every one of them shows, and those settings
+    (for a figure's title), so that five models trained alike read ``mcn``, ``nce``, ... instead
+    of five copies of ``epochs=12 val_fraction=0.1``. Nothing is dropped if two rows would then
+    read the same."""
+    split = {r: str(r).split(" ") for r in rows}
+    sets = [s for s in ({t for t in toks[1:] if "=" in t} for toks in split.values()) if s]
+    common = set.intersection(*sets) if len(sets) > 1 else set()  # rows without settings: no say
+    short = {r: " ".join([toks[0], *(t for t in toks[1:] if t not in common)]) for r, toks in split.items()}
+    if not common or len(set(short.values())) < len(short):
+        return {r: str(r) for r in rows}, ""
+    first = next(toks for toks in split.values() if common & set(toks))
+    return short, " ".join(t for t in first[1:] if t in common)
+
+
 def seed_band(lines: pd.DataFrame, key: str) -> pd.DataFrame:
     """One row's ``key`` over steps across its seeds: ``[step] -> mean, lo, hi, n`` (lo/hi: the
     min and max over the seeds logged at that step). ``lines``: that row's log lines (a ``log``
@@ -841,7 +856,7 @@ def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
     parts = []
     for key in (k for k in _val_keys(logs) if str(k).endswith("R@10")):
         s = learning_curve_summary(logs, key)
-        rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", f"{r.tail_gain:+.1f}",
+        rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", f"{r.tail_gain:+.2f}",
                  "yes" if r.plateaued else "**no**"] for r in s.itertuples(index=False)]
         parts.append(f"### {MONITOR_TITLES.get(key, key)} (`{key}`)\n\n" + tabulate(
             rows, headers=["model", "seeds", "steps", "final", "best", "gain, last 20 %", "plateaued"],
@@ -865,7 +880,8 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
     if ROW not in logs.columns:
         logs = logs.assign(**{ROW: logs["run"]})
     colors = colors or model_colors(logs[ROW].unique())
-    fig, axes = _figure(len(keys), width=5.6, height=4.0, max_cols=2)
+    short, shared = shared_settings(sorted(logs[ROW].unique()))
+    fig, axes = _figure(len(keys), width=5.6, height=4.4, max_cols=2)
     for ax, key in zip(axes, keys, strict=True):
         summary = learning_curve_summary(logs, key).set_index("row")
         for row in summary.index:
@@ -874,13 +890,15 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
             n, gain = int(summary.at[row, "seeds"]), summary.at[row, "tail_gain"]
             ax.fill_between(band.index, band["lo"], band["hi"], color=c, alpha=0.18, linewidth=0)
             ax.plot(band.index, band["mean"], color=c, marker="o", markersize=2.5,
-                    label=f"{row} (n={n}; last 20 %: {gain:+.1f})")
+                    label=f"{short[row]} (n={n}): {gain:+.1f}")
         ax.set(title=MONITOR_TITLES.get(key, f"validation {key}"), xlabel="step", ylabel=key)
         ax.title.set_fontsize(10)
-    _legend_below(fig, axes, ncols=2)
+        # per panel: the gains differ between the two monitors
+        ax.legend(fontsize=7, loc="lower right", title="gain over the last 20 %", title_fontsize=7)
     fig.suptitle("Learning curves on held-out corpus videos: mean over seeds, band = min–max over "
-                 f"seeds\n(plateaued: less than {PLATEAU_GAIN:g} points gained over the last "
-                 f"{PLATEAU_TAIL:.0%} of the steps)")
+                 f"seeds (plateaued: < {PLATEAU_GAIN:g} points gained over the last "
+                 f"{PLATEAU_TAIL:.0%} of the steps)" + (f"\nevery row: {shared}" if shared else ""),
+                 fontsize=10)
     return _save(fig, path)
 
 
@@ -898,6 +916,7 @@ def plot_training_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
         logs = logs.assign(**{ROW: logs["run"], "config": None})
     rows = sorted({r for terms in panels.values() for r in terms})
     colors = colors or model_colors(logs[ROW].unique())
+    short, shared = shared_settings(rows)
     fig, axes = _figure(len(rows), width=3.6, height=2.9)
     for ax, row in zip(axes, rows, strict=True):
         lines = logs[logs[ROW] == row]
@@ -918,14 +937,14 @@ def plot_training_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
             ax.set_yscale("log")
         n = lines["log"].nunique() if "log" in lines.columns else 1
         contrastive = panels.get("mms", {}).get(row)
-        title = textwrap.fill(row, 32) + f"\n{contrastive + ', ' if contrastive else ''}" \
+        title = textwrap.fill(short[row], 32) + f"\n{contrastive + ', ' if contrastive else ''}" \
             f"{n} seed{'s' * (n > 1)}"
         ax.set_title(title, fontsize=9)
         ax.spines["left"].set(color=colors.get(row, "black"), linewidth=3)  # the model's colour
         ax.set(xlabel="step", ylabel="loss")
     _legend_below(fig, axes, ncols=4)
     fig.suptitle("Training loss terms each model has (named from its config): mean over seeds, "
-                 "band = min–max over seeds")
+                 "band = min–max over seeds" + (f"\nevery row: {shared}" if shared else ""))
     return _save(fig, path)
 
 
