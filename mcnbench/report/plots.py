@@ -790,13 +790,13 @@ def shared_settings(rows: Sequence[str]) -> tuple[dict[str, str], str]:
     of five copies of ``epochs=12 val_fraction=0.1``. Nothing is dropped if two rows would then
     read the same."""
     split = {r: str(r).split(" ") for r in rows}
-    sets = [s for s in ({t for t in toks[1:] if "=" in t} for toks in split.values()) if s]
-    common = set.intersection(*sets) if len(sets) > 1 else set()  # rows without settings: no say
+    # every row has its say: a row showing no settings trained with the defaults
+    sets = [{t for t in toks[1:] if "=" in t} for toks in split.values()]
+    common = set.intersection(*sets) if len(sets) > 1 else set()
     short = {r: " ".join([toks[0], *(t for t in toks[1:] if t not in common)]) for r, toks in split.items()}
     if not common or len(set(short.values())) < len(short):
         return {r: str(r) for r in rows}, ""
-    first = next(toks for toks in split.values() if common & set(toks))
-    return short, " ".join(t for t in first[1:] if t in common)
+    return short, " ".join(t for t in split[next(iter(split))][1:] if t in common)
 
 
 def seed_band(lines: pd.DataFrame, key: str) -> pd.DataFrame:
