@@ -91,8 +91,11 @@ def _legend_below(fig, axes, ncols: int = 3) -> None:
             if not label.startswith("_"):
                 handles.setdefault(label, h)
     if handles:
+        # long labels (a run's settings) get fewer columns, so the legend stays inside the figure
+        width_in = fig.get_figwidth() * 72 / (0.6 * 9)  # characters of 9 pt text across the figure
+        fit = max(1, int(width_in // (max(map(len, handles)) + 6)))
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=min(len(handles), ncols), frameon=False)
+                   ncols=min(len(handles), ncols, fit), frameon=False)
 
 
 def _paper_label(df: pd.DataFrame) -> str:
