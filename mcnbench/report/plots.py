@@ -619,7 +619,9 @@ def plot_timelines(df: pd.DataFrame, path: Path, n_videos: int = 3,
                     if sec >= 0:
                         ax.broken_barh([(sec, 1)], (j - 0.45, 0.9), color=colour(k), edgecolor="black",
                                        linewidth=0.6)
-        ax.set_yticks(range(len(lanes)), lanes)
+        long = max(map(len, lanes)) > 30  # a run's settings: wrapped, smaller, so the bars keep the width
+        ax.set_yticks(range(len(lanes)), [textwrap.fill(x, 30) for x in lanes] if long else lanes,
+                      fontsize=7 if long else None)
         for tick, lane in zip(ax.get_yticklabels()[1:], rows, strict=True):
             tick.set_color(colors.get(lane, "black"))
         ax.invert_yaxis()
