@@ -189,7 +189,8 @@ def test_settings_every_row_shares_are_said_once():
     # a row with the defaults shares nothing: "every row: epochs=12" would be false for it
     assert shared_settings(["mcn", "nce epochs=12", "mil-nce epochs=12"])[1] == ""
     assert shared_settings(["mcn k=1", "mcn k=2"]) == ({"mcn k=1": "mcn k=1", "mcn k=2": "mcn k=2"}, "")
-    assert shared_settings(["mcn k=1", "mcn k=1 x=2"]) == ({"mcn k=1": "mcn", "mcn k=1 x=2": "mcn x=2"}, "k=1")
+    assert shared_settings(["mcn k=1", "mcn k=1 x=2"]) == ({"mcn k=1": "mcn", "mcn k=1 x=2": "mcn x=2"},
+                                                          "k=1")
     assert shared_settings(["mcn a=1 b=2", "mcn b=2 a=1"])[1] == ""  # both would read "mcn": kept
 
 
