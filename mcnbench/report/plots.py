@@ -834,21 +834,33 @@ def tail_gain(curve: pd.Series, tail: float = PLATEAU_TAIL) -> float:
     return float(curve.iloc[-1] - curve.loc[at])
 
 
+def _r10_monitors(logs: pd.DataFrame) -> list[str]:
+    """The monitor keys the learning-curve views show: the R@10 ones."""
+    return [k for k in _val_keys(logs) if str(k).endswith("R@10")] if not logs.empty else []
+
+
+def _monitor_bands(logs: pd.DataFrame, key: str):
+    """``(row, seed_band(row's lines, key))`` for every row whose log has the monitor ``key``."""
+    if key not in logs.columns:
+        return
+    for row, lines in logs.groupby(ROW if ROW in logs.columns else "run"):
+        if pd.to_numeric(lines[key], errors="coerce").notna().any():
+            yield row, seed_band(lines, key)
+
+
+def _band_summary(row, band: pd.DataFrame) -> dict:
+    gain = tail_gain(band["mean"])
+    return {"row": row, "seeds": int(band["n"].max()), "steps": int(band.index[-1]),
+            "final": float(band["mean"].iloc[-1]), "best": float(band["mean"].max()),
+            "tail_gain": gain, "plateaued": bool(gain < PLATEAU_GAIN)}
+
+
 def learning_curve_summary(logs: pd.DataFrame, key: str = "val_R@10") -> pd.DataFrame:
     """Per row with the monitor ``key``: ``seeds``, ``steps`` (last step), ``final`` (mean over
     seeds at the last step), ``best`` (the mean curve's maximum), ``tail_gain`` (:func:`tail_gain`)
     and ``plateaued`` (``tail_gain < PLATEAU_GAIN``)."""
-    out = []
-    if key in logs.columns:
-        for row, lines in logs.groupby(ROW if ROW in logs.columns else "run"):
-            if not pd.to_numeric(lines[key], errors="coerce").notna().any():
-                continue
-            band = seed_band(lines, key)
-            gain = tail_gain(band["mean"])
-            out.append({"row": row, "seeds": int(band["n"].max()), "steps": int(band.index[-1]),
-                        "final": float(band["mean"].iloc[-1]), "best": float(band["mean"].max()),
-                        "tail_gain": gain, "plateaued": bool(gain < PLATEAU_GAIN)})
-    return pd.DataFrame(out, columns=["row", "seeds", "steps", "final", "best", "tail_gain", "plateaued"])
+    return pd.DataFrame([_band_summary(row, band) for row, band in _monitor_bands(logs, key)],
+                        columns=["row", "seeds", "steps", "final", "best", "tail_gain", "plateaued"])
 
 
 def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
@@ -859,7 +871,7 @@ def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
     from mcnbench.utils.io import atomic_write_text
 
     parts = []
-    for key in (k for k in _val_keys(logs) if str(k).endswith("R@10")):
+    for key in _r10_monitors(logs):
         s = learning_curve_summary(logs, key)
         rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", f"{r.tail_gain:+.2f}",
                  "yes" if r.plateaued else "**no**"] for r in s.itertuples(index=False)]
@@ -879,7 +891,7 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
     clip score; text · video), one colour per model: mean over seeds, band = min–max over the
     seeds; the legend gives each model's gain over the last 20 % of its steps (the plateau test).
     None when no log has a monitor."""
-    keys = [k for k in _val_keys(logs) if str(k).endswith("R@10")] if not logs.empty else []
+    keys = _r10_monitors(logs)
     if not keys:
         return None
     if ROW not in logs.columns:
@@ -888,11 +900,10 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
     short, shared = shared_settings(sorted(logs[ROW].unique()))
     fig, axes = _figure(len(keys), width=5.6, height=4.4, max_cols=2)
     for ax, key in zip(axes, keys, strict=True):
-        summary = learning_curve_summary(logs, key).set_index("row")
-        for row in summary.index:
-            band = seed_band(logs[logs[ROW] == row], key)
+        for row, band in _monitor_bands(logs, key):  # each band computed once, for line and legend
             c = colors.get(row, "black")
-            n, gain = int(summary.at[row, "seeds"]), summary.at[row, "tail_gain"]
+            summary = _band_summary(row, band)
+            n, gain = summary["seeds"], summary["tail_gain"]
             ax.fill_between(band.index, band["lo"], band["hi"], color=c, alpha=0.18, linewidth=0)
             ax.plot(band.index, band["mean"], color=c, marker="o", markersize=2.5,
                     label=f"{short[row]} (n={n}): {gain:+.1f}")
