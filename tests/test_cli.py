@@ -57,15 +57,18 @@ def test_the_default_worlds_short_demo_run_says_so_and_where_the_comparison_is()
     from types import SimpleNamespace
 
     from mcnbench.commands.run import demo_note
-    from mcnbench.engine import ModelSpec
 
-    default = SimpleNamespace(manifest={"preset": "default"}, hints={"train": {"epochs": 6}})
-    spec = SimpleNamespace(data=default)
-    note = demo_note(spec, ModelSpec("mcn"))
+    default = SimpleNamespace(hints={"train": {"epochs": 6}})
+
+    def ran(preset="default", overrides=None, checkpoint=None):  # what the records of a run say
+        model = {"name": "mcn", "overrides": overrides or {}, "checkpoint": checkpoint}
+        return [SimpleNamespace(record=SimpleNamespace(model=model, data={"preset": preset}))]
+
+    trained = {"cached": True, "path": "cache/model.pth"}
+    note = demo_note(ran(checkpoint=trained), default)
     assert "short demo training (6 epochs" in note and "results/default" in note
-    assert demo_note(spec, ModelSpec("mcn", overrides={"epochs": 12})) == ""   # a chosen length
-    assert demo_note(spec, ModelSpec("random")) == ""                          # nothing trained
-    assert demo_note(spec, ModelSpec("mcn", checkpoint="w.pth")) == ""
-    tiny = SimpleNamespace(data=SimpleNamespace(manifest={"preset": "tiny"}, hints={}))
-    assert demo_note(tiny, ModelSpec("mcn")) == ""
-    assert demo_note(SimpleNamespace(data=SimpleNamespace(manifest={}, hints={})), ModelSpec("mcn")) == ""
+    assert demo_note(ran(overrides={"epochs": 12}, checkpoint=trained), default) == ""  # a chosen length
+    assert demo_note(ran(), default) == ""                                              # random: untrained
+    assert demo_note(ran(checkpoint={"path": "w.pth"}), default) == ""                  # the user's weights
+    assert demo_note(ran(preset="tiny", checkpoint=trained), default) == ""
+    assert demo_note(ran(preset=None, checkpoint=trained), default) == ""              # real data

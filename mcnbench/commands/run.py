@@ -42,22 +42,27 @@ def main(args: argparse.Namespace) -> int:
     model = ModelSpec(args.model, overrides=parse_overrides(args.overrides),
                       checkpoint=args.checkpoint, embeddings=args.embeddings)
     spec = run_spec(args, [model], train=True)
-    print_outcomes(run(spec), spec.out)
-    note = demo_note(spec, model)
+    outcomes = run(spec)
+    print_outcomes(outcomes, spec.out)
+    note = demo_note(outcomes, spec.data)
     if note:
         print(note)
     return 0
 
 
-def demo_note(spec, model) -> str:
-    """A plain line after a run that trained with the default world's short demo budget (its
-    preset's epochs, no override): it is not the committed comparison, and where that is."""
-    m = spec.data.manifest
-    trains = (model.checkpoint is None and model.embeddings is None
-              and str(model.name or model.model) != "random")
-    if not (trains and m.get("preset") == "default" and "epochs" not in model.overrides):
+def demo_note(outcomes, data) -> str:
+    """A plain line after a run whose model the harness trained (its records name a cached
+    checkpoint) on the default world with the preset's epochs (no override): it is not the
+    committed comparison, and where that is. ``data``: the run's DataRoot."""
+    def demo(rec) -> bool:
+        model = rec.model or {}
+        return bool((model.get("checkpoint") or {}).get("cached")
+                    and (rec.data or {}).get("preset") == "default"
+                    and "epochs" not in (model.get("overrides") or {}))
+
+    if not any(demo(o.record) for o in outcomes):
         return ""
-    epochs = spec.data.hints.get("train", {}).get("epochs")
+    epochs = data.hints.get("train", {}).get("epochs")
     return (f"note: this is the default world's short demo training ({epochs} epochs, a few minutes "
             "on 2 cores), not a comparison to rank methods by: the committed one (5 seeds, longer "
             "training, a validation monitor, significance) is results/default, made as "
