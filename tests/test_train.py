@@ -216,12 +216,17 @@ def _small_trainer(step_in_backward, **changes):
     return Trainer(model, cfg, total_steps=5, step_in_backward=step_in_backward), cfg
 
 
+def _small_batches(n):
+    """``n`` seeded batches of 16 clips in :func:`_small_trainer`'s shapes."""
+    g = torch.Generator().manual_seed(0)
+    return [{"video": torch.rand(16, 8, generator=g), "audio": -80 * torch.rand(16, 40, 32, generator=g),
+             "nframes": torch.randint(1, 33, (16,), generator=g),
+             "text": torch.randn(16, 5, 6, generator=g)} for _ in range(n)]
+
+
 @pytest.mark.parametrize("changes", [{}, {"cluster_mode": "per-modality", "no_audio": True}])
 def test_step_in_backward_is_bit_identical_to_stepping_after(changes):
-    g = torch.Generator().manual_seed(0)
-    batches = [{"video": torch.rand(16, 8, generator=g), "audio": -80 * torch.rand(16, 40, 32, generator=g),
-                "nframes": torch.randint(1, 33, (16,), generator=g),
-                "text": torch.randn(16, 5, 6, generator=g)} for _ in range(5)]
+    batches = _small_batches(5)
     runs = {}
     for inside in (True, False):
         trainer, _ = _small_trainer(inside, **changes)
@@ -263,10 +268,7 @@ def test_amp_modes_pick_the_autocast_dtype():
 
 def test_a_training_without_audio_or_reconstruction_does_not_run_the_audio_branch():
     """MIL-NCE* (no audio, no recon): skipping the audio CNN changes no weight it trains."""
-    g = torch.Generator().manual_seed(0)
-    batches = [{"video": torch.rand(16, 8, generator=g), "audio": -80 * torch.rand(16, 40, 32, generator=g),
-                "nframes": torch.randint(1, 33, (16,), generator=g),
-                "text": torch.randn(16, 5, 6, generator=g)} for _ in range(5)]
+    batches = _small_batches(5)
     runs = {}
     for skip in (True, False):
         trainer, _ = _small_trainer(None, loss="mil-nce", no_audio=True, cluster_mode="none", recon=False)

@@ -83,6 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     from mcnbench.report import build_table, load, to_markdown, write_tables
+    from mcnbench.report.tables import MAX_STD
 
     df = load(args.results, allow_mixed_data=args.allow_mixed_data)
     for path, why in df.attrs.get("skipped", []):
@@ -93,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         table = build_table(df, args.metrics, args.reference, paper=args.paper,
-                            **({} if args.max_std is None else {"max_std": args.max_std}))
+                            max_std=MAX_STD if args.max_std is None else args.max_std)
     except ValueError as err:  # unknown metric or reference model: the message lists the choices
         print(f"mcnbench report: error: {err}", file=sys.stderr)
         return 2
