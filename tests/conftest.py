@@ -2,6 +2,7 @@
 on-disk format the loaders read (tests write their own inputs into ``tmp_path``)."""
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # The small real files live in ../shared/data/real beside the repository (never copied in).
 REAL_DATA = REPO.parent / "shared" / "data" / "real"
+# Progress bars are the user's, not the suite's: stderr checks ("one clear line") must not depend
+# on whether the shell exported TQDM_DISABLE. Set before anything imports tqdm, which reads it then.
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 @pytest.fixture(scope="module", autouse=True)
