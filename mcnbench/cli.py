@@ -18,8 +18,8 @@ from mcnbench import __version__
 from mcnbench.commands._common import HelpFormatter
 
 # The subcommands, in the order ``--help`` lists them.
-COMMANDS = ("run", "eval", "train", "ablate", "paper", "report", "compare", "index", "search",
-            "migrate", "synth", "list")
+COMMANDS = ("run", "eval", "train", "sweep", "ablate", "paper", "report", "compare", "index",
+            "search", "migrate", "synth", "list")
 
 EPILOG = """\
 examples:

@@ -1047,3 +1047,42 @@ def trained_rows(df: pd.DataFrame) -> list[str]:
         if isinstance(ckpt, dict) and ckpt.get("cached"):
             out.add(row)
     return sorted(out)
+
+
+@_styled
+def plot_sweep(logs: pd.DataFrame, chosen: dict[str, str], monitor: str, path: Path,
+               tail: float = PLATEAU_TAIL) -> Path | None:
+    """``sweep.png``: one panel per model, the monitor over steps for each swept setting (mean
+    over seeds, band = min–max), the chosen one drawn thick, the scored last ``tail`` of the
+    steps shaded.
+
+    logs:   log lines with ``model``, ``setting`` (``"lr=0.001"``, in grid order of first
+            appearance), ``log`` (one per seed), ``step`` and ``monitor`` columns
+    chosen: ``{model: setting}``
+    None when no line has the monitor."""
+    from matplotlib import colormaps
+
+    if logs.empty or monitor not in logs.columns:
+        return None
+    models = list(dict.fromkeys(logs["model"]))
+    settings = list(dict.fromkeys(logs["setting"]))
+    fig, axes = _figure(len(models), width=4.6, height=3.6, max_cols=3)
+    for ax, name in zip(axes, models, strict=True):
+        for i, setting in enumerate(settings):
+            lines = logs[(logs["model"] == name) & (logs["setting"] == setting)]
+            if lines.empty or pd.to_numeric(lines[monitor], errors="coerce").isna().all():
+                continue
+            band = seed_band(lines, monitor)
+            c = colormaps["viridis"](0.9 * i / max(len(settings) - 1, 1))
+            best = setting == chosen.get(name)
+            ax.fill_between(band.index, band["lo"], band["hi"], color=c, alpha=0.15, linewidth=0)
+            ax.plot(band.index, band["mean"], color=c, linewidth=2.6 if best else 1.2,
+                    label=setting + (" (chosen)" if best else ""))
+        last = float(pd.to_numeric(logs.loc[logs["model"] == name, "step"]).max())
+        ax.axvspan((1.0 - tail) * last, last, color="0.5", alpha=0.12, linewidth=0)
+        ax.set(title=name, xlabel="step", ylabel=monitor)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"Sweep on the validation monitor ({monitor}, held-out corpus videos): mean over "
+                 f"seeds, band = min–max; grey: the last {tail:.0%} of the steps, whose mean is "
+                 "the score", fontsize=10)
+    return _save(fig, path)

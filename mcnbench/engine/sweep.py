@@ -1,0 +1,242 @@
+"""Choose a hyper-parameter on the validation monitor: train a grid, score each held-out curve.
+
+A :class:`SweepSpec` names the models, one config key and its values, the seeds, the overrides
+every cell shares and the data root. :func:`sweep` trains every (model, value, seed) through the
+checkpoint cache (:mod:`mcnbench.engine.checkpoints`: a cell ``run`` trained already is reused, and
+a later ``run --set KEY=CHOSEN`` with the same overrides trains nothing) and reads the run's
+``train_log.jsonl``. A run's score is the mean of the monitor (default ``val_R@10``: caption→clip
+R@10 on held-out corpus videos by the model's own clip score) over the last ``tail`` of its steps,
+the window of the report's plateau test and steadier than the last point alone. :func:`choose`
+takes, per model, the value with the best mean score over seeds. No test task is read: a value
+chosen on a test set would be tuned on it.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcnbench.data.root import DataRoot
+from mcnbench.engine.checkpoints import ensure_trained, keep_train_log
+from mcnbench.engine.plan import ModelSpec, build_model, is_trainable
+from mcnbench.records import safe_name
+from mcnbench.training.state import read_log
+from mcnbench.utils.io import stable_hash
+
+Log = Callable[[str], None]
+SWEEP_TAIL = 0.2  # the plateau test's window (report.plots.PLATEAU_TAIL)
+
+
+class SweepWarning(UserWarning):
+    """The sweep's choice is at the edge of its grid: a value beyond it may be better."""
+
+
+@dataclass
+class SweepSpec:
+    """One sweep.
+
+    models:  registered trainable model names
+    key:     the config key swept (``lr``)
+    values:  its values, in grid order (numbers are ranked by value for the edge check)
+    seeds:   training seeds of every cell
+    data:    the data root (its corpus trains every cell; held-out videos score it)
+    base:    overrides every cell shares (``{"epochs": 12, "val_fraction": 0.1}``)
+    monitor: the log key scored; ``tail``: the fraction of the last steps averaged
+    """
+
+    models: list[str]
+    key: str
+    values: list
+    seeds: list[int]
+    data: DataRoot
+    base: dict = field(default_factory=dict)
+    monitor: str = "val_R@10"
+    tail: float = SWEEP_TAIL
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not self.models or not self.values or not self.seeds:
+            raise ValueError("a sweep needs at least one model, one value and one seed")
+        if self.key in self.base:
+            raise ValueError(f"{self.key} is swept: do not also --set it")
+        if len({stable_hash(v) for v in self.values}) < len(self.values):
+            raise ValueError(f"--grid {self.key}: a value is given twice")
+        if not 0 < self.tail <= 1:
+            raise ValueError(f"tail must be in (0, 1], got {self.tail}")
+
+    def identity(self) -> dict:
+        """What decides the sweep's result (and not where it is written)."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("data", "device")}
+        return {**d, "data": self.data.corpus_entry()["fingerprint"]}
+
+
+def tail_score(log: list[dict], monitor: str, tail: float = SWEEP_TAIL) -> tuple[float, int]:
+    """(mean of ``monitor`` over the log lines at steps ≥ ``(1 - tail) · last monitored step``,
+    number of points averaged). ``log``: ``train_log.jsonl`` lines (``step`` and, every
+    ``val_every`` steps, the monitor). (NaN, 0) when the log never measured the monitor."""
+    points = [(int(r["step"]), float(r[monitor])) for r in log
+              if isinstance(r.get(monitor), (int, float)) and not math.isnan(r[monitor])]
+    if not points:
+        return math.nan, 0
+    last = max(s for s, _ in points)
+    window = [v for s, v in points if s >= (1.0 - tail) * last]
+    return sum(window) / len(window), len(window)
+
+
+def sweep(spec: SweepSpec, *, out: Path | None = None, log: Log = print) -> list[dict]:
+    """Train (or find cached) every cell and score it; one row per (model, value, seed):
+    ``model``, ``value``, ``seed``, ``score`` (:func:`tail_score`), ``points``, ``final`` (the
+    monitor's last value), ``steps``, ``key`` (the checkpoint's cache key), ``train_s`` (0 for a
+    cache hit). With ``out``, each run's log is kept under
+    ``<out>/<model>/<key>=<value>/train-seed<k>/`` (train_log.jsonl, config.json)."""
+    corpus = spec.data.corpus_entry()["fingerprint"]
+    rows = []
+    for name in spec.models:
+        for value in spec.values:
+            for seed in spec.seeds:
+                log(f"== {name} {spec.key}={value} seed {seed}")
+                model, entry = build_model(ModelSpec(name, overrides={**spec.base, spec.key: value}),
+                                           spec.data, seed=seed, device=spec.device)
+                _check_cell(name, model, entry, spec)
+                ckpt, spent = ensure_trained(model, entry, data_root=spec.data.path,
+                                             train_data=corpus, seed=seed, device=spec.device, log=log)
+                lines = read_log(ckpt.parent / "train_log.jsonl")
+                score, points = tail_score(lines, spec.monitor, spec.tail)
+                if points == 0:
+                    raise ValueError(f"{ckpt.parent / 'train_log.jsonl'}: no {spec.monitor} logged")
+                monitored = [r for r in lines if spec.monitor in r]
+                rows.append({"model": name, "value": value, "seed": seed, "score": score,
+                             "points": points, "final": float(monitored[-1][spec.monitor]),
+                             "steps": int(lines[-1]["step"]), "key": ckpt.parent.name.split("-", 1)[1],
+                             "train_s": _train_seconds(ckpt.parent, spent)})
+                log(f"  {spec.monitor} over the last {spec.tail:.0%}: {score:.2f}")
+                kept = ckpt.parent / "train_log.jsonl"
+                if out is not None:
+                    kept = keep_train_log(ckpt.parent, Path(out) / safe_name(name)
+                                          / safe_name(f"{spec.key}={value}") / f"train-seed{seed}")
+                rows[-1]["log"] = str(kept.relative_to(out) if out is not None else kept)
+    return rows
+
+
+def _train_seconds(folder: Path, spent: float) -> float:
+    import json
+
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return round(float(cfg["train_seconds_this_process"]), 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return round(spent, 1)
+
+
+def _check_cell(name: str, model: Any, entry: dict, spec: SweepSpec) -> None:
+    if not is_trainable(model):
+        raise ValueError(f"model {name!r} is not trainable: there is nothing to sweep")
+    train = (entry.get("config") or {}).get("train") or {}
+    if spec.key not in train and spec.key not in ((entry.get("config") or {}).get("network") or {}):
+        raise ValueError(f"{name}: {spec.key!r} is not a config key of this model")
+    if not float(train.get("val_fraction") or 0) > 0 or not int(train.get("val_every") or 0) > 0:
+        raise ValueError(f"{name}: the sweep scores the validation monitor, which is off; hold out "
+                         "corpus videos with --set val_fraction=0.1 (and val_every > 0)")
+
+
+def choose(rows: list[dict], values: list) -> dict[str, dict]:
+    """Per model: ``{"value", "mean", "std", "n", "edge", "scores"}`` where ``value`` has the
+    best mean ``score`` over seeds (ties: the first in grid order), ``std`` is over seeds (ddof 1 as
+    the report; 0 for one seed), ``scores`` maps each value's position in ``values`` to its mean,
+    and ``edge`` says the choice is the smallest or largest of ≥ 3 numeric values (the grid may
+    be too narrow)."""
+    import numpy as np
+
+    out = {}
+    for name in dict.fromkeys(r["model"] for r in rows):
+        means = {}
+        for i, v in enumerate(values):
+            s = [r["score"] for r in rows if r["model"] == name and r["value"] == v]
+            if s:
+                means[i] = (float(np.mean(s)), float(np.std(s, ddof=1)) if len(s) > 1 else 0.0, len(s))
+        best = max(means, key=lambda i: (means[i][0], -i))
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ranked = sorted(range(len(values)), key=lambda i: values[i]) if numeric else []
+        edge = len(values) >= 3 and numeric and best in (ranked[0], ranked[-1])
+        out[name] = {"value": values[best], "mean": means[best][0], "std": means[best][1],
+                     "n": means[best][2], "edge": edge,
+                     "scores": {i: m[0] for i, m in means.items()}}
+        if edge:
+            warnings.warn(SweepWarning(
+                f"{name}: the best {values[best]} is at the edge of the grid "
+                f"{values}; a value beyond it may be better (widen --grid)"), stacklevel=2)
+    return out
+
+
+def check_folder(spec: SweepSpec, out: Path) -> None:
+    """Raise ValueError when ``<out>/sweep.json`` holds a sweep of another identity (checked
+    before any training, and again before writing): two sweeps never merge into one table."""
+    import json
+
+    old = Path(out) / "sweep.json"
+    if not old.exists():
+        return
+    try:
+        same = json.loads(old.read_text(encoding="utf-8")).get("identity") == json.loads(
+            json.dumps(spec.identity(), default=str))
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        raise ValueError(f"{old}: holds a sweep of another identity (models, grid, seeds, "
+                         "overrides, monitor or data); give another --out, or --overwrite")
+
+
+def write_sweep(spec: SweepSpec, rows: list[dict], chosen: dict[str, dict], out: Path, *,
+                command: str | None = None, overwrite: bool = False) -> list[Path]:
+    """``<out>/sweep.json`` (the identity, every run, the choice), ``sweep.csv`` (one row per
+    run) and ``sweep.md`` (model × value, mean ± std over seeds, the choice in bold). A folder
+    holding a sweep of another identity is refused (ValueError) unless ``overwrite``: two sweeps
+    never merge into one table (:func:`check_folder`)."""
+    import csv
+    import io
+
+    from tabulate import tabulate
+
+    from mcnbench.utils.io import atomic_write_json, atomic_write_text
+
+    out = Path(out)
+    if not overwrite:
+        check_folder(spec, out)
+    buf = io.StringIO()
+    fields = ["model", "value", "seed", "score", "points", "final", "steps", "key", "train_s", "log"]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    table = []
+    for name, c in chosen.items():
+        cells = []
+        for v in spec.values:
+            s = [r["score"] for r in rows if r["model"] == name and r["value"] == v]
+            text = "—" if not s else _mean_std(s)
+            cells.append(f"**{text}**" if v == c["value"] else text)
+        table.append([name, *cells, f"{c['value']}" + (" (edge)" if c["edge"] else "")])
+    md = (f"# Sweep of `{spec.key}` on the validation monitor\n\n"
+          + tabulate(table, headers=["model", *[f"{spec.key}={v}" for v in spec.values], "chosen"],
+                     tablefmt="github", disable_numparse=True)
+          + f"\n\n*Score: `{spec.monitor}` on held-out corpus videos, averaged over the last "
+            f"{spec.tail:.0%} of each run's steps; mean ± std over seeds {spec.seeds}. Shared "
+            f"overrides: {_overrides(spec.base)}. Chosen: the best mean (bold); \"edge\": the "
+            "smallest or largest value of the grid won, so the grid may be too narrow. No test "
+            "task is read.*\n")
+    return [atomic_write_json(out / "sweep.json", {"identity": spec.identity(), "command": command,
+                                                   "runs": rows, "chosen": chosen}),
+            atomic_write_text(out / "sweep.csv", buf.getvalue()),
+            atomic_write_text(out / "sweep.md", md)]
+
+
+def _mean_std(values: list[float]) -> str:
+    import numpy as np
+
+    return f"{np.mean(values):.1f}" + (f" ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else "")
+
+
+def _overrides(base: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(base.items())) or "none"

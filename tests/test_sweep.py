@@ -1,0 +1,138 @@
+"""``mcnbench sweep``: one hyper-parameter chosen per model on the validation monitor.
+
+The scoring and the choice are checked on hand-made logs with known answers; the command on the
+``tiny`` synthetic world (one epoch, the monitor at every step), sharing the module's cache.
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import pytest
+
+from mcnbench.cli import main
+from mcnbench.engine.sweep import SweepWarning, choose, tail_score
+
+pytest_plugins = ("conftest_tasks",)  # the session's tiny synthetic world: `tiny_world`
+
+
+# -- scoring a run --------------------------------------------------------------------------------
+def test_tail_score_averages_the_monitor_over_the_last_fifth_of_the_steps():
+    # the monitor every 10 steps up to 100 (training lines between carry none)
+    log = [{"step": s, "loss": 1.0} for s in range(101)]
+    for line in log[::10]:
+        line["val_R@10"] = float(line["step"])  # 0, 10, ..., 100
+    # steps >= 80: 80, 90, 100
+    assert tail_score(log, "val_R@10", 0.2) == (90.0, 3)
+    assert tail_score(log, "val_R@10", 1.0) == (50.0, 11)
+    assert tail_score(log, "val_R@10", 0.01) == (100.0, 1)  # at least the last point
+    score, n = tail_score(log, "val_video_R@10")
+    assert math.isnan(score) and n == 0
+
+
+def _rows(model, scores):
+    """Sweep rows: ``scores = {value: [score per seed]}``."""
+    return [{"model": model, "value": v, "seed": s, "score": x}
+            for v, xs in scores.items() for s, x in enumerate(xs)]
+
+
+def test_choose_takes_the_best_seed_mean():
+    rows = _rows("mcn", {1e-3: [40, 44], 3e-3: [50, 46], 1e-2: [47, 47]})
+    got = choose(rows, [1e-3, 3e-3, 1e-2])["mcn"]
+    assert got["value"] == 3e-3 and got["mean"] == 48 and got["n"] == 2 and not got["edge"]
+    assert got["std"] == pytest.approx(math.sqrt(8))  # ddof 1, as the report's seed std
+    assert got["scores"] == {0: 42, 1: 48, 2: 47}
+
+
+def test_choose_breaks_ties_by_grid_order_and_flags_an_edge():
+    values = [1e-2, 1e-3, 3e-3]  # grid order is not value order: the edge is by value
+    with pytest.warns(SweepWarning, match="edge of the grid"):
+        got = choose(_rows("nce", {1e-2: [50], 1e-3: [50], 3e-3: [49]}), values)["nce"]
+    assert got["value"] == 1e-2 and got["edge"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the middle value: no warning
+        assert not choose(_rows("nce", {1e-2: [1], 1e-3: [1], 3e-3: [9]}), values)["nce"]["edge"]
+        # two values have no middle: never an edge
+        assert not choose(_rows("nce", {1e-3: [1], 3e-3: [9]}), [1e-3, 3e-3])["nce"]["edge"]
+
+
+# -- the command ----------------------------------------------------------------------------------
+def sweep_argv(world: Path, out: Path, grid: str = "lr=1e-3,3e-3", *extra: str) -> list[str]:
+    return ["sweep", "--model", "mcn", "--grid", grid, "--data-root", str(world), "--out", str(out),
+            "--set", "epochs=1", "--set", "val_fraction=0.2", "--set", "val_every=1", *extra]
+
+
+@pytest.fixture(scope="module")
+def swept(tiny_world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "lr"
+    assert main(sweep_argv(tiny_world, out)) == 0
+    return out
+
+
+def test_sweep_writes_its_identity_runs_choice_and_figure(swept):
+    result = json.loads((swept / "sweep.json").read_text())
+    assert result["identity"]["key"] == "lr" and result["identity"]["values"] == [1e-3, 3e-3]
+    assert result["identity"]["base"] == {"epochs": 1, "val_fraction": 0.2, "val_every": 1}
+    assert len(result["identity"]["data"]) == 64  # the corpus fingerprint trained on
+    runs = result["runs"]
+    assert [(r["model"], r["value"], r["seed"]) for r in runs] == [("mcn", 1e-3, 0), ("mcn", 3e-3, 0)]
+    assert runs[0]["key"] != runs[1]["key"]  # two checkpoints
+    for r in runs:  # each score is the tail mean of the log kept beside the table
+        lines = [json.loads(x) for x in (swept / r["log"]).read_text().splitlines()]
+        assert (r["score"], r["points"]) == tail_score(lines, "val_R@10", 0.2)
+        assert lines[-1]["step"] == r["steps"]
+    best = max(runs, key=lambda r: (r["score"], -runs.index(r)))
+    assert result["chosen"]["mcn"]["value"] == best["value"]
+    table = (swept / "sweep.md").read_text()
+    assert "| mcn " in table and "lr=0.001" in table and "No test task is read" in table
+    assert (swept / "sweep.png").stat().st_size > 10_000
+    assert len((swept / "sweep.csv").read_text().splitlines()) == 3
+
+
+def test_a_rerun_trains_nothing_and_writes_the_same_sweep(tiny_world, swept, capsys):
+    before = (swept / "sweep.json").read_text()
+    assert main(sweep_argv(tiny_world, swept)) == 0
+    assert capsys.readouterr().out.count("using cached checkpoint") == 2
+    assert (swept / "sweep.json").read_text() == before
+
+
+def test_run_with_the_chosen_value_reuses_the_sweeps_checkpoint(tiny_world, swept, tmp_path, capsys):
+    chosen = json.loads((swept / "sweep.json").read_text())["chosen"]["mcn"]["value"]
+    assert main(["run", "--model", "mcn", "--tasks", "youcook2", "--data-root", str(tiny_world),
+                 "--out", str(tmp_path), "--set", f"lr={chosen}", "--set", "epochs=1",
+                 "--set", "val_fraction=0.2", "--set", "val_every=1"]) == 0
+    assert "using cached checkpoint" in capsys.readouterr().out
+
+
+def test_another_sweep_never_merges_into_the_folder(tiny_world, swept, capsys):
+    before = (swept / "sweep.json").read_text()
+    assert main(sweep_argv(tiny_world, swept, "lr=1e-3")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sweep.json" in err and "another identity" in err
+    assert (swept / "sweep.json").read_text() == before
+
+
+@pytest.mark.parametrize("argv_tail, message", [
+    (["--model", "random", "--grid", "lr=1e-3"], "not trainable"),
+    (["--model", "mcn", "--grid", "lr=1e-3,0.001"], "given twice"),
+    (["--model", "mcn", "--grid", "lr"], "expected KEY=V,V"),
+    (["--model", "mcn", "--grid", "lr=1e-3", "--set", "lr=1e-2"], "do not also --set"),
+    (["--model", "mcn", "--grid", "warmup=3"], "unknown option"),
+])
+def test_bad_sweeps_are_one_line_and_exit_2(tiny_world, tmp_path, capsys, argv_tail, message):
+    out = tmp_path / "out"
+    argv = ["sweep", *argv_tail, "--data-root", str(tiny_world), "--out", str(out),
+            "--set", "val_fraction=0.2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_the_monitor_must_be_on(tiny_world, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sweep", "--model", "mcn", "--grid", "lr=1e-3", "--data-root", str(tiny_world),
+                 "--out", str(out)]) == 2
+    assert "val_fraction=0.1" in capsys.readouterr().err and not out.exists()
