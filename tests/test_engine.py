@@ -200,3 +200,24 @@ def test_edited_synthetic_root_is_re_evaluated(tiny_world, tmp_path, oracle_dir)
     again, lines = go()
     assert not any("up to date" in line for line in lines)
     assert again[0].path != first[0].path and first[0].path.exists()
+
+
+def test_random_drops_training_options_it_cannot_use(tiny_world, tmp_path):
+    # `run --model random --set epochs=12`, as a loop over every model with one --set does:
+    # the untrained network is the same, so it is the same run (one record, label "random")
+    from mcnbench.zoo.mcn import UnusedOptionWarning
+
+    plain, _ = _run(tiny_world, tmp_path / "out", tasks="youcook2", model="random")
+    with pytest.warns(UnusedOptionWarning, match="epochs, lr have no effect"):
+        again, lines = _run(tiny_world, tmp_path / "out", tasks="youcook2", model="random",
+                            overrides={"epochs": 12, "lr": 0.01})
+    assert any("up to date, skipped" in line for line in lines) and again == plain
+    rec = read_record(plain[0])
+    assert rec.label == "random" and rec.model["overrides"] == {}
+    # a network option (the architecture) and no_audio (the score) do change the floor
+    with pytest.warns(UnusedOptionWarning):
+        wide, _ = _run(tiny_world, tmp_path / "out", tasks="youcook2", model="random",
+                       overrides={"embd_dim": 64, "epochs": 12})
+    rec = read_record(wide[0])
+    assert wide != plain and rec.label == "random embd_dim=64"
+    assert rec.model["overrides"] == {"embd_dim": 64}

@@ -143,11 +143,10 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
 
     def spec_of_row(row, tasks):
-        trained = row.model != "random"  # the floor takes no training options
         if row.changes:
             mspec = variant_spec(row.model, list(row.changes), base)
-        else:
-            mspec = ModelSpec(row.model, overrides=dict(base) if trained else {})
+        else:  # the floor (`random`) drops the training options itself
+            mspec = ModelSpec(row.model, overrides=dict(base))
         return RunSpec(models=[mspec], tasks=tasks, seeds=seeds, data=root, out=out,
                        tie_rule=args.tie_rule,
                        task_options={k: v for k, v in row.options.items() if k in tasks},

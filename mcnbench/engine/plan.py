@@ -164,8 +164,12 @@ def build_model(spec: ModelSpec, root: DataRoot, *, seed: int, device: str) -> t
     else:
         model, version = spec.model, str(getattr(spec.model, "version", "0"))
         source = f"object {type(model).__module__}.{type(model).__qualname__}"
+    # options the model took but that cannot change it (``random --set epochs=12``) are not its
+    # overrides: neither the records nor the label claim them
+    ignored = set(getattr(model, "ignored_overrides", ()))
     m = {"name": spec.name, "version": version, "source": source,
-         "config": dict(getattr(model, "config", None) or {}), "overrides": dict(spec.overrides),
+         "config": dict(getattr(model, "config", None) or {}),
+         "overrides": {k: v for k, v in spec.overrides.items() if k not in ignored},
          "checkpoint": None}
     if spec.variant:
         m["variant"] = spec.variant
@@ -183,11 +187,14 @@ def is_trainable(model: Any) -> bool:
 
 # ----------------------------------------------------------------------------- labels
 
-def run_label(spec: ModelSpec, task, options: dict, tie_rule: str) -> str:
+def run_label(spec: ModelSpec, task, options: dict, tie_rule: str, used: dict | None = None) -> str:
     """A human name for a run: the model name and what differs from its defaults
-    (``mcn n_clusters=4``, ``mcn ckpt=e30.pth``, ``mcn tie=legacy``, ``mcn dp_input=raw``)."""
+    (``mcn n_clusters=4``, ``mcn ckpt=e30.pth``, ``mcn tie=legacy``, ``mcn dp_input=raw``).
+    ``used``: the overrides the built model kept (its entry's), when it dropped some."""
     parts = [str(spec.name)]
     shown = spec.overrides if spec.label_overrides is None else spec.label_overrides
+    if used is not None:
+        shown = {k: v for k, v in shown.items() if k in used}
     parts += [f"{k}={_short(v)}" for k, v in sorted(shown.items())]
     if spec.checkpoint is not None:
         parts.append(f"ckpt={spec.checkpoint.name}")
@@ -218,7 +225,8 @@ def plan_units(spec: RunSpec, mspec: ModelSpec, entry: dict, tasks: list, option
             model=dict(entry), task={"name": task.name, "version": task.version,
                                      "options": options[task.name]},
             seed=seed, data=data[task.name], metrics={}, main_score=task.main_score,
-            tie_rule=spec.tie_rule, label=run_label(mspec, task, options[task.name], spec.tie_rule),
+            tie_rule=spec.tie_rule, label=run_label(mspec, task, options[task.name], spec.tie_rule,
+                                                    entry.get("overrides")),
             provenance={"command": spec.command, "device": spec.device, "cwd": str(Path.cwd())})
         path = None if spec.out is None else path_of(record, spec.out)
         unit = Unit(task, record, path)

@@ -82,5 +82,28 @@ def mcn(ctx, **overrides):
                 description="the MCN network untrained (seeded random init): the floor any "
                             "trained model must beat")
 def random(ctx, **overrides):
-    """MCN's architecture with its seeded random initialisation, never trained."""
-    return build_mcn("random", ctx, overrides, trainable=False)
+    """MCN's architecture with its seeded random initialisation, never trained. Network options
+    and ``no_audio`` (the score leaves audio out) apply; a training option (``epochs``, ``lr``,
+    ...) cannot change an untrained network, so it is dropped with a warning rather than giving
+    the same weights a second run identity (``run --model random --set epochs=12``)."""
+    import warnings
+
+    from mcnbench.zoo.mcn_model import TRAIN_KEYS
+
+    idle = sorted(k for k in overrides if k in TRAIN_KEYS and k not in UNTRAINED_KEYS)
+    if idle:
+        warnings.warn(UnusedOptionWarning(
+            f"random is never trained: training option(s) {', '.join(idle)} have no effect and "
+            "are left out of its config"), stacklevel=2)
+    model = build_mcn("random", ctx, {k: v for k, v in overrides.items() if k not in idle},
+                      trainable=False)
+    model.ignored_overrides = tuple(idle)  # the engine leaves them out of records and labels
+    return model
+
+
+# the training-config fields an untrained network's embeddings or scores depend on
+UNTRAINED_KEYS = ("no_audio", "recon", "seed", "device")
+
+
+class UnusedOptionWarning(UserWarning):
+    """An option the model accepts but that cannot change its result."""
