@@ -31,7 +31,9 @@ def add_protocol_options(p: argparse.ArgumentParser) -> None:
                             "is read as JSON when it parses, else as a string")
 
 
-def add_data_options(p: argparse.ArgumentParser, *, preset: bool = True) -> None:
+def add_data_options(p: argparse.ArgumentParser, *, preset: bool = True, out: str = DEFAULT_OUT,
+                     overwrite: str = "re-evaluate units whose record of the same identity exists"
+                     ) -> None:
     data = p.add_argument_group("data, seeds and output")
     data.add_argument("--data-root", default=None, metavar="DIR",
                       help="data root with real features (default: $MCNBENCH_DATA, else the "
@@ -45,10 +47,9 @@ def add_data_options(p: argparse.ArgumentParser, *, preset: bool = True) -> None
     seeds.add_argument("--seed-list", default=None, metavar="A,B,...",
                        help="exactly these seeds, e.g. --seed-list 5 or --seed-list 3,7")
     data.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    data.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+    data.add_argument("--out", default=out, metavar="DIR",
                       help="results folder (records never overwrite one of another identity)")
-    data.add_argument("--overwrite", action="store_true",
-                      help="re-evaluate units whose record of the same identity exists")
+    data.add_argument("--overwrite", action="store_true", help=overwrite)
     data.add_argument("--strict", action="store_true",
                       help="turn every data warning (dropped videos, empty captions, ...) into an error")
 

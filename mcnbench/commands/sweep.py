@@ -6,8 +6,9 @@ import argparse
 
 EPILOG = """\
 examples:
-  mcnbench sweep --model mcn,nce,mil-nce --grid lr=1e-3,3e-3,1e-2 --set val_fraction=0.1
-  mcnbench sweep --model mcn --grid lr=1e-3,3e-3 --preset tiny --set epochs=1 \
+  mcnbench sweep --model mcn,nce,mil-nce --grid lr=1e-3,3e-3,1e-2 --set epochs=12 \\
+      --set val_fraction=0.1 --set val_every=22
+  mcnbench sweep --model mcn --grid lr=1e-3,3e-3 --preset tiny --set epochs=1 \\
       --set val_fraction=0.2 --set val_every=1
 
 Every cell trains through the checkpoint cache: a later `mcnbench run --model M --set lr=CHOSEN`
@@ -16,7 +17,7 @@ with the same --set options reuses the sweep's checkpoint (seed 0) and trains on
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from mcnbench.commands._common import HelpFormatter
+    from mcnbench.commands._common import HelpFormatter, add_data_options
 
     p = sub.add_parser(
         "sweep", help="choose a hyper-parameter (lr) per model on the validation monitor",
@@ -32,23 +33,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="the config key swept and its values, e.g. lr=1e-3,3e-3,1e-2")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config value of every cell (repeatable); the monitor needs "
-                        "--set val_fraction=0.1 unless the preset has it")
+                        "--set val_fraction=0.1 --set val_every=22")
     p.add_argument("--monitor", default="val_R@10",
                    help="the logged validation key scored (val_video_R@10: text · video alone)")
     p.add_argument("--tail", type=float, default=0.2,
                    help="fraction of the last steps whose monitor values are averaged")
-    p.add_argument("--data-root", default=None, metavar="DIR",
-                   help="data root with a howto100m/ corpus (default: $MCNBENCH_DATA, else the "
-                        "synthetic world of --preset)")
-    p.add_argument("--preset", default="default", choices=("tiny", "default", "paper"),
-                   help="synthetic world used when no data root is given")
-    seeds = p.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", default=None, metavar="N", help="seeds 0..N-1 (default: 1)")
-    seeds.add_argument("--seed-list", default=None, metavar="A,B,...", help="exactly these seeds")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--out", default="results/sweep", metavar="DIR", help="sweep folder")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a sweep of another identity in --out")
+    add_data_options(p, out="results/sweep",
+                     overwrite="replace a sweep of another identity in --out")
     return p
 
 

@@ -138,8 +138,9 @@ def _check_cell(name: str, model: Any, entry: dict, spec: SweepSpec) -> None:
     if spec.key not in train and spec.key not in ((entry.get("config") or {}).get("network") or {}):
         raise ValueError(f"{name}: {spec.key!r} is not a config key of this model")
     if not float(train.get("val_fraction") or 0) > 0 or not int(train.get("val_every") or 0) > 0:
-        raise ValueError(f"{name}: the sweep scores the validation monitor, which is off; hold out "
-                         "corpus videos with --set val_fraction=0.1 (and val_every > 0)")
+        raise ValueError(f"{name}: the sweep scores the validation monitor, which is off; turn it "
+                         "on with --set val_fraction=0.1 --set val_every=22 (held-out share, steps "
+                         "between measurements)")
 
 
 def choose(rows: list[dict], values: list) -> dict[str, dict]:
