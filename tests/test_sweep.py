@@ -59,9 +59,9 @@ def test_choose_breaks_ties_by_grid_order_and_flags_an_edge():
 
 
 # -- the command ----------------------------------------------------------------------------------
-def sweep_argv(world: Path, out: Path, grid: str = "lr=1e-3,3e-3", *extra: str) -> list[str]:
-    return ["sweep", "--model", "mcn", "--grid", grid, "--data-root", str(world), "--out", str(out),
-            "--set", "epochs=1", "--set", "val_fraction=0.2", "--set", "val_every=1", *extra]
+def sweep_argv(world: Path, out: Path, grid: str = "lr=1e-3,3e-3", model: str = "mcn") -> list[str]:
+    return ["sweep", "--model", model, "--grid", grid, "--data-root", str(world), "--out", str(out),
+            "--set", "epochs=1", "--set", "val_fraction=0.2", "--set", "val_every=1"]
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +136,11 @@ def test_the_monitor_must_be_on(tiny_world, tmp_path, capsys):
     assert main(["sweep", "--model", "mcn", "--grid", "lr=1e-3", "--data-root", str(tiny_world),
                  "--out", str(out)]) == 2
     assert "val_fraction=0.1" in capsys.readouterr().err and not out.exists()
+
+
+def test_every_cell_is_checked_before_any_training(tiny_world, tmp_path, capsys):
+    # the second model is not trainable: nothing of the first may train first
+    out = tmp_path / "out"
+    assert main(sweep_argv(tiny_world, out, model="mcn,random")) == 2
+    captured = capsys.readouterr()
+    assert "training mcn" not in captured.out and "not trainable" in captured.err

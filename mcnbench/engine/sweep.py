@@ -92,15 +92,20 @@ def sweep(spec: SweepSpec, *, out: Path | None = None, log: Log = print) -> list
     monitor's last value), ``steps``, ``key`` (the checkpoint's cache key), ``train_s`` (0 for a
     cache hit). With ``out``, each run's log is kept under
     ``<out>/<model>/<key>=<value>/train-seed<k>/`` (train_log.jsonl, config.json)."""
+    for name in spec.models:  # every cell is checked before the first one trains
+        for value in spec.values:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # said again when the cell is built to train
+                _check_cell(name, *build_model(_cell(spec, name, value), spec.data,
+                                               seed=spec.seeds[0], device=spec.device), spec)
     corpus = spec.data.corpus_entry()["fingerprint"]
     rows = []
     for name in spec.models:
         for value in spec.values:
             for seed in spec.seeds:
                 log(f"== {name} {spec.key}={value} seed {seed}")
-                model, entry = build_model(ModelSpec(name, overrides={**spec.base, spec.key: value}),
-                                           spec.data, seed=seed, device=spec.device)
-                _check_cell(name, model, entry, spec)
+                model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed,
+                                           device=spec.device)
                 ckpt, spent = ensure_trained(model, entry, data_root=spec.data.path,
                                              train_data=corpus, seed=seed, device=spec.device, log=log)
                 lines = read_log(ckpt.parent / "train_log.jsonl")
@@ -119,6 +124,10 @@ def sweep(spec: SweepSpec, *, out: Path | None = None, log: Log = print) -> list
                                           / safe_name(f"{spec.key}={value}") / f"train-seed{seed}")
                 rows[-1]["log"] = str(kept.relative_to(out) if out is not None else kept)
     return rows
+
+
+def _cell(spec: SweepSpec, name: str, value) -> ModelSpec:
+    return ModelSpec(name, overrides={**spec.base, spec.key: value})
 
 
 def _train_seconds(folder: Path, spent: float) -> float:
