@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mcnbench.data.synth.action import write_hmdb51, write_ucf101
 from mcnbench.data.synth.common import Oracle, rng_for
@@ -42,6 +43,9 @@ def _write_truth(sink: Sink, world: World) -> None:
              header=["task", "title", "domain", "concepts"])
     sink.npz("oracle/world.npz", z=world.z.astype(np.float32),
              z_background=world.z_background.astype(np.float32), concepts=world.concepts)
+
+
+BLAS_THREADS = 2
 
 
 def _build(root: Path, knobs: Knobs, preset: str, seed: int) -> dict:
@@ -95,7 +99,9 @@ def generate(out: str | Path, preset: str = "default", seed: int = 0, *, overwri
 
     ``knob_overrides`` change single knobs of the preset (see
     :class:`mcnbench.data.synth.presets.Knobs`). An existing non-empty ``out`` is replaced only
-    with ``overwrite=True``. Same preset, seed and knobs give byte-identical files.
+    with ``overwrite=True``. Same preset, seed and knobs give byte-identical files, whatever the
+    number of cores or ``OMP_NUM_THREADS`` (:data:`BLAS_THREADS`), on machines with the same BLAS
+    kernel (numpy's OpenBLAS picks one per CPU family: ``threadpoolctl.threadpool_info()``).
     """
     knobs = make_knobs(preset, **knob_overrides)
     out = Path(out).expanduser().absolute()
@@ -104,7 +110,12 @@ def generate(out: str | Path, preset: str = "default", seed: int = 0, *, overwri
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        _build(staging, knobs, preset, seed)
+        # OpenBLAS sums a float32 product in another order for each thread count, so the bytes
+        # (and the data fingerprints) would follow the machine's cores or OMP_NUM_THREADS; one
+        # fixed count makes them the same everywhere the BLAS kernel is (2: the count the
+        # committed v4 worlds were written with).
+        with threadpool_limits(BLAS_THREADS, user_api="blas"):
+            _build(staging, knobs, preset, seed)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
