@@ -58,6 +58,17 @@ def test_choose_breaks_ties_by_grid_order_and_flags_an_edge():
         assert not choose(_rows("nce", {1e-3: [1], 3e-3: [9]}), [1e-3, 3e-3])["nce"]["edge"]
 
 
+def test_choose_after_promotion_is_among_the_promoted_values():
+    # round 1 (seed 0): 1e-3 looks best by one lucky seed; 3e-3 and 1e-3 were promoted (seed 1)
+    rows = _rows("co", {3e-4: [30], 1e-3: [44, 36], 3e-3: [41, 42]})
+    with pytest.warns(SweepWarning):  # 3e-3 is the grid's largest value
+        got = choose(rows, [3e-4, 1e-3, 3e-3])["co"]
+    assert got["value"] == 3e-3 and got["n"] == 2 and got["mean"] == 41.5
+    # a one-seed value never wins against the promoted ones, however high
+    rows += _rows("co", {1e-2: [60]})
+    assert choose(rows, [3e-4, 1e-3, 3e-3, 1e-2])["co"]["value"] == 3e-3  # not an edge now
+
+
 # -- the command ----------------------------------------------------------------------------------
 def sweep_argv(world: Path, out: Path, grid: str = "lr=1e-3,3e-3", model: str = "mcn") -> list[str]:
     return ["sweep", "--model", model, "--grid", grid, "--data-root", str(world), "--out", str(out),
@@ -114,7 +125,26 @@ def test_another_sweep_never_merges_into_the_folder(tiny_world, swept, capsys):
     assert (swept / "sweep.json").read_text() == before
 
 
+def test_successive_halving_trains_the_best_values_again(tiny_world, swept, tmp_path):
+    out = tmp_path / "halving"
+    argv = sweep_argv(tiny_world, out, "lr=1e-3,3e-3,1e-2") + ["--promote", "1", "--promote-seeds", "1"]
+    assert main(argv) == 0
+    result = json.loads((out / "sweep.json").read_text())
+    first = [r for r in result["runs"] if r["round"] == 1]
+    second = [r for r in result["runs"] if r["round"] == 2]
+    assert [r["seed"] for r in first] == [0, 0, 0] and [r["seed"] for r in second] == [1]
+    best = max(first, key=lambda r: (r["score"], -first.index(r)))
+    assert second[0]["value"] == best["value"]  # the round-1 winner got the second seed
+    chosen = result["chosen"]["mcn"]
+    assert chosen["value"] == best["value"] and chosen["n"] == 2
+    assert chosen["mean"] == pytest.approx((best["score"] + second[0]["score"]) / 2)
+    assert "(n=2)" in (out / "sweep.md").read_text()
+
+
 @pytest.mark.parametrize("argv_tail, message", [
+    (["--model", "mcn", "--grid", "lr=1e-3", "--promote", "1"], "go together"),
+    (["--model", "mcn", "--grid", "lr=1e-3", "--promote", "1", "--promote-seeds", "0"],
+     "did not train"),
     (["--model", "random", "--grid", "lr=1e-3"], "not trainable"),
     (["--model", "mcn", "--grid", "lr=1e-3,0.001"], "given twice"),
     (["--model", "mcn", "--grid", "lr"], "expected KEY=V,V"),

@@ -38,6 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="the logged validation key scored (val_video_R@10: text · video alone)")
     p.add_argument("--tail", type=float, default=0.2,
                    help="fraction of the last steps whose monitor values are averaged")
+    p.add_argument("--promote", type=int, default=0, metavar="N",
+                   help="successive halving: train each model's N best values of the first "
+                        "round again with --promote-seeds and choose among them (0: off)")
+    p.add_argument("--promote-seeds", default="", metavar="A,B,...",
+                   help="the seeds of the promotion round, e.g. 1")
     add_data_options(p, out="results/sweep",
                      overwrite="replace a sweep of another identity in --out")
     return p
@@ -52,6 +57,16 @@ def parse_grid(text: str) -> tuple[str, list]:
     if not (eq and key.strip() and items):
         raise ValueError(f"--grid {text!r}: expected KEY=V,V,..., e.g. lr=1e-3,3e-3,1e-2")
     return key.strip(), items
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--promote-seeds {text!r}: expected seeds separated by commas, e.g. 1,2") from None
+    if any(s < 0 for s in seeds):
+        raise ValueError(f"--promote-seeds {text!r}: seeds are >= 0")
+    return seeds
 
 
 def main(args: argparse.Namespace) -> int:
@@ -71,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
     spec = SweepSpec(models=models, key=key, values=values, seeds=parse_seeds(args),
                      data=resolve(args.data_root, preset=args.preset),
                      base=parse_overrides(args.overrides), monitor=args.monitor, tail=args.tail,
+                     promote=args.promote, promote_seeds=_seed_list(args.promote_seeds),
                      device=args.device)
     out = Path(args.out)
     if not args.overwrite:
@@ -87,6 +103,6 @@ def main(args: argparse.Namespace) -> int:
     print((out / "sweep.md").read_text(encoding="utf-8"))
     for name, c in chosen.items():
         print(f"{name}: {key}={c['value']} ({args.monitor} {c['mean']:.2f} over the last "
-              f"{args.tail:.0%}, {c['n']} seed(s))")
+              f"{args.tail:.0%}, {c['n']} seed(s))" + (" — at the edge of the grid" if c["edge"] else ""))
     print("written: " + ", ".join(str(p) for p in [*written, *([figure] if figure else [])]))
     return 0

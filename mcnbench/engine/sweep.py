@@ -45,6 +45,10 @@ class SweepSpec:
     data:    the data root (its corpus trains every cell; held-out videos score it)
     base:    overrides every cell shares (``{"epochs": 12, "val_fraction": 0.1}``)
     monitor: the log key scored; ``tail``: the fraction of the last steps averaged
+    promote, promote_seeds: successive halving — after the first round, each model's
+                ``promote`` best values train again with ``promote_seeds``, and the choice is
+                among them by the mean over all their seeds (one seed's noise, e.g. a seed that
+                trains badly, cannot pick the value alone); 0: one round
     """
 
     models: list[str]
@@ -55,11 +59,17 @@ class SweepSpec:
     base: dict = field(default_factory=dict)
     monitor: str = "val_R@10"
     tail: float = SWEEP_TAIL
+    promote: int = 0
+    promote_seeds: list[int] = field(default_factory=list)
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         if not self.models or not self.values or not self.seeds:
             raise ValueError("a sweep needs at least one model, one value and one seed")
+        if bool(self.promote) != bool(self.promote_seeds) or self.promote < 0:
+            raise ValueError("--promote N and --promote-seeds go together (N >= 1)")
+        if set(self.promote_seeds) & set(self.seeds):
+            raise ValueError("--promote-seeds must be seeds the first round did not train")
         if self.key in self.base:
             raise ValueError(f"{self.key} is swept: do not also --set it")
         if len({stable_hash(v) for v in self.values}) < len(self.values):
@@ -88,10 +98,13 @@ def tail_score(log: list[dict], monitor: str, tail: float = SWEEP_TAIL) -> tuple
 
 def sweep(spec: SweepSpec, *, out: Path | None = None, log: Log = print) -> list[dict]:
     """Train (or find cached) every cell and score it; one row per (model, value, seed):
-    ``model``, ``value``, ``seed``, ``score`` (:func:`tail_score`), ``points``, ``final`` (the
-    monitor's last value), ``steps``, ``key`` (the checkpoint's cache key), ``train_s`` (0 for a
-    cache hit). With ``out``, each run's log is kept under
-    ``<out>/<model>/<key>=<value>/train-seed<k>/`` (train_log.jsonl, config.json)."""
+    ``model``, ``value``, ``seed``, ``round`` (2: promoted), ``score`` (:func:`tail_score`),
+    ``points``, ``final`` (the monitor's last value), ``steps``, ``key`` (the checkpoint's cache
+    key), ``train_s`` (what training took, from the run's config.json: the same on a cache hit)
+    and ``log`` (its train_log.jsonl). With ``out``, each run's log is kept under
+    ``<out>/<model>/<key>=<value>/train-seed<k>/`` (train_log.jsonl, config.json) and ``log`` is
+    relative to ``out``. Every cell is checked (trainable, key known, monitor on) before the
+    first one trains."""
     for name in spec.models:  # every cell is checked before the first one trains
         for value in spec.values:
             with warnings.catch_warnings():
@@ -99,31 +112,43 @@ def sweep(spec: SweepSpec, *, out: Path | None = None, log: Log = print) -> list
                 _check_cell(name, *build_model(_cell(spec, name, value), spec.data,
                                                seed=spec.seeds[0], device=spec.device), spec)
     corpus = spec.data.corpus_entry()["fingerprint"]
-    rows = []
-    for name in spec.models:
-        for value in spec.values:
-            for seed in spec.seeds:
-                log(f"== {name} {spec.key}={value} seed {seed}")
-                model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed,
-                                           device=spec.device)
-                ckpt, spent = ensure_trained(model, entry, data_root=spec.data.path,
-                                             train_data=corpus, seed=seed, device=spec.device, log=log)
-                lines = read_log(ckpt.parent / "train_log.jsonl")
-                score, points = tail_score(lines, spec.monitor, spec.tail)
-                if points == 0:
-                    raise ValueError(f"{ckpt.parent / 'train_log.jsonl'}: no {spec.monitor} logged")
-                monitored = [r for r in lines if spec.monitor in r]
-                rows.append({"model": name, "value": value, "seed": seed, "score": score,
-                             "points": points, "final": float(monitored[-1][spec.monitor]),
-                             "steps": int(lines[-1]["step"]), "key": ckpt.parent.name.split("-", 1)[1],
-                             "train_s": _train_seconds(ckpt.parent, spent)})
-                log(f"  {spec.monitor} over the last {spec.tail:.0%}: {score:.2f}")
-                kept = ckpt.parent / "train_log.jsonl"
-                if out is not None:
-                    kept = keep_train_log(ckpt.parent, Path(out) / safe_name(name)
-                                          / safe_name(f"{spec.key}={value}") / f"train-seed{seed}")
-                rows[-1]["log"] = str(kept.relative_to(out) if out is not None else kept)
+    rows = [_run_cell(spec, name, value, seed, corpus, out, log, 1)
+            for name in spec.models for value in spec.values for seed in spec.seeds]
+    if spec.promote:
+        for name in spec.models:
+            ranked = sorted(range(len(spec.values)), key=lambda i: -_mean(
+                [r["score"] for r in rows if r["model"] == name and r["value"] == spec.values[i]]))
+            for i in sorted(ranked[:spec.promote]):
+                rows += [_run_cell(spec, name, spec.values[i], seed, corpus, out, log, 2)
+                         for seed in spec.promote_seeds]
     return rows
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _run_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str, out: Path | None,
+              log: Log, round_: int) -> dict:
+    log(f"== {name} {spec.key}={value} seed {seed}" + (" (promoted)" if round_ > 1 else ""))
+    model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
+    ckpt, spent = ensure_trained(model, entry, data_root=spec.data.path, train_data=corpus,
+                                 seed=seed, device=spec.device, log=log)
+    lines = read_log(ckpt.parent / "train_log.jsonl")
+    score, points = tail_score(lines, spec.monitor, spec.tail)
+    if points == 0:
+        raise ValueError(f"{ckpt.parent / 'train_log.jsonl'}: no {spec.monitor} logged")
+    monitored = [r for r in lines if spec.monitor in r]
+    log(f"  {spec.monitor} over the last {spec.tail:.0%}: {score:.2f}")
+    kept = ckpt.parent / "train_log.jsonl"
+    if out is not None:
+        kept = keep_train_log(ckpt.parent, Path(out) / safe_name(name)
+                              / safe_name(f"{spec.key}={value}") / f"train-seed{seed}")
+    return {"model": name, "value": value, "seed": seed, "round": round_, "score": score,
+            "points": points, "final": float(monitored[-1][spec.monitor]),
+            "steps": int(lines[-1]["step"]), "key": ckpt.parent.name.split("-", 1)[1],
+            "train_s": _train_seconds(ckpt.parent, spent),
+            "log": str(kept.relative_to(out) if out is not None else kept)}
 
 
 def _cell(spec: SweepSpec, name: str, value) -> ModelSpec:
@@ -154,7 +179,8 @@ def _check_cell(name: str, model: Any, entry: dict, spec: SweepSpec) -> None:
 
 def choose(rows: list[dict], values: list) -> dict[str, dict]:
     """Per model: ``{"value", "mean", "std", "n", "edge", "scores"}`` where ``value`` has the
-    best mean ``score`` over seeds (ties: the first in grid order), ``std`` is over seeds (ddof 1 as
+    best mean ``score`` over seeds among the values with the most seeds (the promoted ones after
+    successive halving; ties: the first in grid order), ``std`` is over seeds (ddof 1 as
     the report; 0 for one seed), ``scores`` maps each value's position in ``values`` to its mean,
     and ``edge`` says the choice is the smallest or largest of ≥ 3 numeric values (the grid may
     be too narrow)."""
@@ -167,7 +193,8 @@ def choose(rows: list[dict], values: list) -> dict[str, dict]:
             s = [r["score"] for r in rows if r["model"] == name and r["value"] == v]
             if s:
                 means[i] = (float(np.mean(s)), float(np.std(s, ddof=1)) if len(s) > 1 else 0.0, len(s))
-        best = max(means, key=lambda i: (means[i][0], -i))
+        most = max(m[2] for m in means.values())  # after a promotion round: the promoted
+        best = max((i for i in means if means[i][2] == most), key=lambda i: (means[i][0], -i))
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         ranked = sorted(range(len(values)), key=lambda i: values[i]) if numeric else []
         edge = len(values) >= 3 and numeric and best in (ranked[0], ranked[-1])
@@ -216,7 +243,8 @@ def write_sweep(spec: SweepSpec, rows: list[dict], chosen: dict[str, dict], out:
     if not overwrite:
         check_folder(spec, out)
     buf = io.StringIO()
-    fields = ["model", "value", "seed", "score", "points", "final", "steps", "key", "train_s", "log"]
+    fields = ["model", "value", "seed", "round", "score", "points", "final", "steps", "key",
+              "train_s", "log"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -225,15 +253,18 @@ def write_sweep(spec: SweepSpec, rows: list[dict], chosen: dict[str, dict], out:
         cells = []
         for v in spec.values:
             s = [r["score"] for r in rows if r["model"] == name and r["value"] == v]
-            text = "—" if not s else _mean_std(s)
+            text = "—" if not s else _mean_std(s) + (f" (n={len(s)})" if spec.promote else "")
             cells.append(f"**{text}**" if v == c["value"] else text)
         table.append([name, *cells, f"{c['value']}" + (" (edge)" if c["edge"] else "")])
     md = (f"# Sweep of `{spec.key}` on the validation monitor\n\n"
           + tabulate(table, headers=["model", *[f"{spec.key}={v}" for v in spec.values], "chosen"],
                      tablefmt="github", disable_numparse=True)
           + f"\n\n*Score: `{spec.monitor}` on held-out corpus videos, averaged over the last "
-            f"{spec.tail:.0%} of each run's steps; mean ± std over seeds {spec.seeds}. Shared "
-            f"overrides: {_overrides(spec.base)}. Chosen: the best mean (bold); \"edge\": the "
+            f"{spec.tail:.0%} of each run's steps; mean ± std over seeds {spec.seeds}"
+            + (f", and for each model's {spec.promote} best values of that round also over seeds "
+               f"{spec.promote_seeds} (successive halving; the choice is among those)"
+               if spec.promote else "")
+            + f". Shared overrides: {_overrides(spec.base)}. Chosen: the best mean (bold); \"edge\": the "
             "smallest or largest value of the grid won, so the grid may be too narrow. No test "
             "task is read.*\n")
     return [atomic_write_json(out / "sweep.json", {"identity": spec.identity(), "command": command,
