@@ -72,15 +72,7 @@ def add_model_options(p: argparse.ArgumentParser, *, required: bool = True) -> N
 def parse_seeds(args: argparse.Namespace) -> list[int]:
     """``--seeds N`` → [0, ..., N-1]; ``--seed-list A,B`` → [A, B]; neither → [0]."""
     if getattr(args, "seed_list", None) is not None:
-        parts = [s.strip() for s in str(args.seed_list).split(",")]
-        try:
-            seeds = [int(s) for s in parts if s]
-        except ValueError:
-            raise ValueError(f"--seed-list {args.seed_list!r}: expected integers separated by "
-                             "commas, e.g. --seed-list 3,7") from None
-        if not seeds or any(s < 0 for s in seeds):
-            raise ValueError(f"--seed-list {args.seed_list!r}: expected seeds >= 0, e.g. 3,7")
-        return list(dict.fromkeys(seeds))
+        return parse_seed_list(args.seed_list)
     text = "1" if getattr(args, "seeds", None) is None else str(args.seeds).strip()
     try:
         n = int(text)
@@ -90,6 +82,19 @@ def parse_seeds(args: argparse.Namespace) -> list[int]:
     if n < 1:
         raise ValueError(f"--seeds {n}: expected a number of seeds >= 1")
     return list(range(n))
+
+
+def parse_seed_list(text: str, option: str = "--seed-list") -> list[int]:
+    """``"3,7"`` → ``[3, 7]`` (in order, without repeats); ``option`` names the flag in errors."""
+    parts = [s.strip() for s in str(text).split(",")]
+    try:
+        seeds = [int(s) for s in parts if s]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected integers separated by commas, e.g. "
+                         f"{option} 3,7") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise ValueError(f"{option} {text!r}: expected seeds >= 0, e.g. 3,7")
+    return list(dict.fromkeys(seeds))
 
 
 def parse_value(text: str):

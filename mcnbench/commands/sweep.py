@@ -59,22 +59,18 @@ def parse_grid(text: str) -> tuple[str, list]:
     return key.strip(), items
 
 
-def _seed_list(text: str) -> list[int]:
-    try:
-        seeds = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValueError(f"--promote-seeds {text!r}: expected seeds separated by commas, e.g. 1,2") from None
-    if any(s < 0 for s in seeds):
-        raise ValueError(f"--promote-seeds {text!r}: seeds are >= 0")
-    return seeds
-
-
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import pandas as pd
 
-    from mcnbench.commands._common import command_line, parse_overrides, parse_seeds, preflight
+    from mcnbench.commands._common import (
+        command_line,
+        parse_overrides,
+        parse_seed_list,
+        parse_seeds,
+        preflight,
+    )
     from mcnbench.data.root import resolve
     from mcnbench.engine.sweep import SweepSpec, check_folder, choose, sweep, write_sweep
     from mcnbench.report.plots import plot_sweep
@@ -82,12 +78,13 @@ def main(args: argparse.Namespace) -> int:
 
     key, values = parse_grid(args.grid)
     models = [m.strip() for m in args.model.split(",") if m.strip()]
+    promote_seeds = (parse_seed_list(args.promote_seeds, "--promote-seeds")
+                     if args.promote_seeds else [])
     preflight(args.out, cache=True)
     spec = SweepSpec(models=models, key=key, values=values, seeds=parse_seeds(args),
                      data=resolve(args.data_root, preset=args.preset),
                      base=parse_overrides(args.overrides), monitor=args.monitor, tail=args.tail,
-                     promote=args.promote, promote_seeds=_seed_list(args.promote_seeds),
-                     device=args.device)
+                     promote=args.promote, promote_seeds=promote_seeds, device=args.device)
     out = Path(args.out)
     if not args.overwrite:
         check_folder(spec, out)  # before any training

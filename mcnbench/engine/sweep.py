@@ -186,6 +186,8 @@ def choose(rows: list[dict], values: list) -> dict[str, dict]:
     be too narrow)."""
     import numpy as np
 
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    ranked = sorted(range(len(values)), key=lambda i: values[i]) if numeric else []
     out = {}
     for name in dict.fromkeys(r["model"] for r in rows):
         means = {}
@@ -195,8 +197,6 @@ def choose(rows: list[dict], values: list) -> dict[str, dict]:
                 means[i] = (float(np.mean(s)), float(np.std(s, ddof=1)) if len(s) > 1 else 0.0, len(s))
         most = max(m[2] for m in means.values())  # after a promotion round: the promoted
         best = max((i for i in means if means[i][2] == most), key=lambda i: (means[i][0], -i))
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        ranked = sorted(range(len(values)), key=lambda i: values[i]) if numeric else []
         edge = len(values) >= 3 and numeric and best in (ranked[0], ranked[-1])
         out[name] = {"value": values[best], "mean": means[best][0], "std": means[best][1],
                      "n": means[best][2], "edge": edge,
