@@ -25,7 +25,6 @@ from mcnbench.report.plots import (
     recall_curves,
     seed_band,
     shared_settings,
-    tail_gain,
     timeline_selection,
     timelines,
     training_panels,
@@ -192,15 +191,6 @@ def test_settings_every_row_shares_are_said_once():
     assert shared_settings(["mcn k=1", "mcn k=1 x=2"]) == ({"mcn k=1": "mcn", "mcn k=1 x=2": "mcn x=2"},
                                                           "k=1")
     assert shared_settings(["mcn a=1 b=2", "mcn b=2 a=1"])[1] == ""  # both would read "mcn": kept
-
-
-def test_tail_gain_is_the_gain_over_the_last_fifth_of_the_steps():
-    curve = pd.Series([0.0, 10.0, 20.0, 24.0, 24.5, 24.6], index=[0, 20, 40, 60, 80, 100])
-    assert tail_gain(curve) == pytest.approx(24.6 - 24.5)   # 0.8 · 100 = step 80
-    assert tail_gain(curve, tail=0.5) == pytest.approx(24.6 - 20.0)  # last step ≤ 50 is 40
-    falling = pd.Series([0.0, 30.0, 25.0], index=[0, 80, 100])
-    assert tail_gain(falling) == pytest.approx(-5.0)         # a peak then a fall: no gain
-    assert np.isnan(tail_gain(pd.Series([1.0], index=[5])))
 
 
 def test_learning_curves_band_the_seeds_and_test_the_plateau(tmp_path):

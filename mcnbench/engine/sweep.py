@@ -12,7 +12,6 @@ chosen on a test set would be tuned on it.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,12 +21,12 @@ from typing import Any
 from mcnbench.data.root import DataRoot
 from mcnbench.engine.checkpoints import ensure_trained, keep_train_log
 from mcnbench.engine.plan import ModelSpec, build_model, is_trainable
+from mcnbench.metrics.curves import TAIL, tail_mean
 from mcnbench.records import safe_name
 from mcnbench.training.state import read_log
 from mcnbench.utils.io import stable_hash
 
 Log = Callable[[str], None]
-SWEEP_TAIL = 0.2  # the plateau test's window (report.plots.PLATEAU_TAIL)
 
 
 class SweepWarning(UserWarning):
@@ -58,7 +57,7 @@ class SweepSpec:
     data: DataRoot
     base: dict = field(default_factory=dict)
     monitor: str = "val_R@10"
-    tail: float = SWEEP_TAIL
+    tail: float = TAIL
     promote: int = 0
     promote_seeds: list[int] = field(default_factory=list)
     device: str = "cpu"
@@ -83,17 +82,13 @@ class SweepSpec:
         return {**d, "data": self.data.corpus_entry()["fingerprint"]}
 
 
-def tail_score(log: list[dict], monitor: str, tail: float = SWEEP_TAIL) -> tuple[float, int]:
+def tail_score(log: list[dict], monitor: str, tail: float = TAIL) -> tuple[float, int]:
     """(mean of ``monitor`` over the log lines at steps ≥ ``(1 - tail) · last monitored step``,
-    number of points averaged). ``log``: ``train_log.jsonl`` lines (``step`` and, every
-    ``val_every`` steps, the monitor). (NaN, 0) when the log never measured the monitor."""
-    points = [(int(r["step"]), float(r[monitor])) for r in log
-              if isinstance(r.get(monitor), (int, float)) and not math.isnan(r[monitor])]
-    if not points:
-        return math.nan, 0
-    last = max(s for s, _ in points)
-    window = [v for s, v in points if s >= (1.0 - tail) * last]
-    return sum(window) / len(window), len(window)
+    number of points averaged: :func:`mcnbench.metrics.curves.tail_mean`). ``log``:
+    ``train_log.jsonl`` lines (``step`` and, every ``val_every`` steps, the monitor). (NaN, 0)
+    when the log never measured the monitor."""
+    points = [(int(r["step"]), float(r[monitor])) for r in log if isinstance(r.get(monitor), (int, float))]
+    return tail_mean([s for s, _ in points], [v for _, v in points], tail)
 
 
 def sweep(spec: SweepSpec, *, out: Path | None = None, log: Log = print) -> list[dict]:
@@ -177,6 +172,19 @@ def _check_cell(name: str, model: Any, entry: dict, spec: SweepSpec) -> None:
                          "between measurements)")
 
 
+def value_stats(rows: list[dict], name: str, values: list) -> dict[int, tuple[float, float, int]]:
+    """``{position in values: (mean, std, n)}`` of model ``name``'s run scores per value over
+    seeds (std ddof 1 as the report, 0 for one seed); values with no run are left out."""
+    import numpy as np
+
+    stats = {}
+    for i, v in enumerate(values):
+        s = [r["score"] for r in rows if r["model"] == name and r["value"] == v]
+        if s:
+            stats[i] = (float(np.mean(s)), float(np.std(s, ddof=1)) if len(s) > 1 else 0.0, len(s))
+    return stats
+
+
 def choose(rows: list[dict], values: list) -> dict[str, dict]:
     """Per model: ``{"value", "mean", "std", "n", "edge", "scores"}`` where ``value`` has the
     best mean ``score`` over seeds among the values with the most seeds (the promoted ones after
@@ -184,17 +192,11 @@ def choose(rows: list[dict], values: list) -> dict[str, dict]:
     the report; 0 for one seed), ``scores`` maps each value's position in ``values`` to its mean,
     and ``edge`` says the choice is the smallest or largest of ≥ 3 numeric values (the grid may
     be too narrow)."""
-    import numpy as np
-
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     ranked = sorted(range(len(values)), key=lambda i: values[i]) if numeric else []
     out = {}
     for name in dict.fromkeys(r["model"] for r in rows):
-        means = {}
-        for i, v in enumerate(values):
-            s = [r["score"] for r in rows if r["model"] == name and r["value"] == v]
-            if s:
-                means[i] = (float(np.mean(s)), float(np.std(s, ddof=1)) if len(s) > 1 else 0.0, len(s))
+        means = value_stats(rows, name, values)
         most = max(m[2] for m in means.values())  # after a promotion round: the promoted
         best = max((i for i in means if means[i][2] == most), key=lambda i: (means[i][0], -i))
         edge = len(values) >= 3 and numeric and best in (ranked[0], ranked[-1])
@@ -250,10 +252,9 @@ def write_sweep(spec: SweepSpec, rows: list[dict], chosen: dict[str, dict], out:
     writer.writerows(rows)
     table = []
     for name, c in chosen.items():
-        cells = []
-        for v in spec.values:
-            s = [r["score"] for r in rows if r["model"] == name and r["value"] == v]
-            text = "—" if not s else _mean_std(s) + (f" (n={len(s)})" if spec.promote else "")
+        stats, cells = value_stats(rows, name, spec.values), []
+        for i, v in enumerate(spec.values):
+            text = "—" if i not in stats else _mean_std(*stats[i]) + (f" (n={stats[i][2]})" if spec.promote else "")
             cells.append(f"**{text}**" if v == c["value"] else text)
         table.append([name, *cells, f"{c['value']}" + (" (edge)" if c["edge"] else "")])
     md = (f"# Sweep of `{spec.key}` on the validation monitor\n\n"
@@ -273,10 +274,8 @@ def write_sweep(spec: SweepSpec, rows: list[dict], chosen: dict[str, dict], out:
             atomic_write_text(out / "sweep.md", md)]
 
 
-def _mean_std(values: list[float]) -> str:
-    import numpy as np
-
-    return f"{np.mean(values):.1f}" + (f" ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else "")
+def _mean_std(mean: float, std: float, n: int) -> str:
+    return f"{mean:.1f}" + (f" ± {std:.1f}" if n > 1 else "")
 
 
 def _overrides(base: dict) -> str:

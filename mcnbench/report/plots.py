@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mcnbench.metrics.curves import PLATEAU_GAIN, TAIL, tail_gain
 from mcnbench.report.frame import (
     PAPER_LABEL,
     arrow,
@@ -742,8 +743,6 @@ MONITOR_PREFIXES = ("val_", "val/")  # the trainer logs val_R@10 ...; val/... fr
 MONITOR_TITLES = {"val_R@10": "held-out caption→clip R@10 (%), the model's own clip score",
                   "val_video_R@10": "held-out caption→clip R@10 (%) by text · video"}
 TERM_COLORS = {"loss": "black", "mms": "tab:blue", "cluster": "tab:orange", "recon": "tab:green"}
-PLATEAU_TAIL = 0.2  # "plateaued": gained less than PLATEAU_GAIN over the last 20 % of the steps
-PLATEAU_GAIN = 0.5
 
 
 def _val_keys(logs: pd.DataFrame) -> list[str]:
@@ -820,20 +819,6 @@ def seed_band(lines: pd.DataFrame, key: str) -> pd.DataFrame:
                          "n": wide.notna().sum(axis=1)})
 
 
-def tail_gain(curve: pd.Series, tail: float = PLATEAU_TAIL) -> float:
-    """What a curve gained over the last ``tail`` of its steps: its last value minus its value at
-    the last logged step at or before ``(1 - tail) · last step`` (so the window covers at least
-    ``tail`` of the run). ``curve``: values indexed by step, e.g. ``seed_band(...)["mean"]``;
-    NaN with fewer than two points."""
-    curve = curve.dropna().sort_index()
-    if len(curve) < 2:
-        return math.nan
-    steps = curve.index.to_numpy(dtype=float)
-    start = steps[steps <= (1.0 - tail) * steps[-1]]
-    at = start[-1] if len(start) else steps[0]
-    return float(curve.iloc[-1] - curve.loc[at])
-
-
 def _r10_monitors(logs: pd.DataFrame) -> list[str]:
     """The monitor keys the learning-curve views show: the R@10 ones."""
     return [k for k in _val_keys(logs) if str(k).endswith("R@10")] if not logs.empty else []
@@ -849,7 +834,7 @@ def _monitor_bands(logs: pd.DataFrame, key: str):
 
 
 def _band_summary(row, band: pd.DataFrame) -> dict:
-    gain = tail_gain(band["mean"])
+    gain = tail_gain(band.index, band["mean"])
     return {"row": row, "seeds": int(band["n"].max()), "steps": int(band.index[-1]),
             "final": float(band["mean"].iloc[-1]), "best": float(band["mean"].max()),
             "tail_gain": gain, "plateaued": bool(gain < PLATEAU_GAIN)}
@@ -879,7 +864,7 @@ def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
             rows, headers=["model", "seeds", "steps", "final", "best", "gain, last 20 %", "plateaued"],
             tablefmt="github", disable_numparse=True))
     note = (f"*Mean over seeds of the validation monitor (held-out corpus videos, never a test set). "
-            f"Plateaued: less than {PLATEAU_GAIN:g} points gained over the last {PLATEAU_TAIL:.0%} of "
+            f"Plateaued: less than {PLATEAU_GAIN:g} points gained over the last {TAIL:.0%} of "
             "the steps (last value minus the value at the last logged step at or before 80 % of the "
             "run).*")
     return atomic_write_text(path, "\n\n".join(parts) + "\n\n" + note + "\n")
@@ -913,7 +898,7 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path, colors: dict | None = N
         ax.legend(fontsize=7, loc="lower right", title="gain over the last 20 %", title_fontsize=7)
     fig.suptitle("Learning curves on held-out corpus videos: mean over seeds, band = min–max over "
                  f"seeds (plateaued: < {PLATEAU_GAIN:g} points gained over the last "
-                 f"{PLATEAU_TAIL:.0%} of the steps)" + (f"\nevery row: {shared}" if shared else ""),
+                 f"{TAIL:.0%} of the steps)" + (f"\nevery row: {shared}" if shared else ""),
                  fontsize=10)
     return _save(fig, path)
 
@@ -1051,7 +1036,7 @@ def trained_rows(df: pd.DataFrame) -> list[str]:
 
 @_styled
 def plot_sweep(logs: pd.DataFrame, chosen: dict[str, str], monitor: str, path: Path,
-               tail: float = PLATEAU_TAIL) -> Path | None:
+               tail: float = TAIL) -> Path | None:
     """``sweep.png``: one panel per model, the monitor over steps for each swept setting (mean
     over seeds, band = min–max), the chosen one drawn thick, the scored last ``tail`` of the
     steps shaded.
