@@ -13,6 +13,7 @@ from mcnbench.report.identity import ROW, model_colors, row_key
 from mcnbench.report.plots import (
     attach_owners,
     learning_curve_summary,
+    length_summary,
     loss_terms,
     plot_learning_curves,
     plot_rank_histograms,
@@ -110,17 +111,17 @@ def test_old_records_without_timeline_arrays_skip_the_figure(tmp_path):
 
 # training curves ------------------------------------------------------------------------------
 def _trained(root, model, train, seeds=(0, 1), val_every=None, zeros=(), layout="train-seed{seed}",
-             key=None):
+             key=None, label="", steps=30):
     for seed in seeds:
         ckpt = {"path": "/nowhere/model.pth", "cached": True, **({"key": key} if key else {})}
         rec = ResultRecord(model={"name": model, "version": "1", "config": {"train": train},
                                   "checkpoint": ckpt},
                            task={"name": "toyret", "version": "1", "options": {}}, seed=seed,
                            data={"kind": "synthetic"}, metrics={"R@10": 1.0}, main_score="R@10",
-                           tie_rule="mean", versions={"python": "3"})
+                           tie_rule="mean", versions={"python": "3"}, label=label)
         write_record(rec, root)
         lines = []
-        for step in range(1, 31):
+        for step in range(1, steps + 1):
             line = {"step": step, "epoch": 0, "loss": 10 - step / 10, "mms": 5 - step / 20,
                     "cluster": 0.0 if "cluster" in zeros else 1.0, "recon": 0.0 if "recon" in zeros else 0.1,
                     "lr": 1e-3}
@@ -213,6 +214,26 @@ def test_learning_curves_band_the_seeds_and_test_the_plateau(tmp_path):
                                                               "+3.33", "**no**"]
     assert plot_learning_curves(read_train_logs([root])[0].drop(columns=["val_R@10"]),
                                 tmp_path / "none.png") is None  # no monitor: no figure
+
+
+def test_the_length_table_compares_one_model_trained_for_two_lengths(tmp_path):
+    root = tmp_path / "res"
+    mms = {"loss": "mms", "cluster_mode": "joint", "recon": True}
+    for epochs, steps in ((2, 30), (4, 60)):  # val_R@10 = step/3 + seed: still rising at any length
+        _trained(root, "mcn", {**mms, "epochs": epochs}, val_every=10, steps=steps,
+                 label=f"mcn epochs={epochs}", layout="train/k%d/seed{seed}" % steps, key=f"k{steps}")
+    _trained(root, "nce", {"loss": "nce"}, val_every=10)  # one length: not in the table
+    logs = attach_owners(read_train_logs([root])[0], load(root))
+    s = length_summary(logs)
+    assert list(s["group"]) == ["mcn", "mcn"] and list(s["steps"]) == [30, 60]
+    assert s["final"].tolist() == pytest.approx([10.5, 20.5])      # seeds 0 and 1: + 0.5
+    assert np.isnan(s["vs_shorter"][0]) and s["vs_shorter"][1] == pytest.approx(10.0)
+    write_plots(load(root), [root], tmp_path / "out")
+    md = (tmp_path / "out" / "learning_curves.md").read_text()
+    table = md[md.index("### Training length"):]
+    row = [line for line in table.splitlines() if line.startswith("| mcn")][1]
+    assert [c.strip() for c in row.strip("|").split("|")] == ["mcn", "60", "2", "20.5", "+6.67", "+10.0"]
+    assert "| nce" not in table
 
 
 def test_task_views_of_one_model_share_its_training_curves(tmp_path):

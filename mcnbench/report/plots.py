@@ -848,6 +848,21 @@ def learning_curve_summary(logs: pd.DataFrame, key: str = "val_R@10") -> pd.Data
                         columns=["row", "seeds", "steps", "final", "best", "tail_gain", "plateaued"])
 
 
+def length_summary(logs: pd.DataFrame, key: str = "val_R@10") -> pd.DataFrame:
+    """Rows that differ only in their training length (the same label but for ``epochs=``), the
+    second convergence test: does training longer still pay? Per row: ``group`` (the label
+    without ``epochs=``), ``row``, ``steps``, ``seeds``, ``final``, ``tail_gain`` (as
+    :func:`learning_curve_summary`) and ``vs_shorter``: ``final`` minus the ``final`` of the
+    group's next shorter run (NaN for the shortest). Groups with one length are left out; rows
+    are sorted by group, then steps."""
+    s = learning_curve_summary(logs, key)
+    s.insert(0, "group", [" ".join(t for t in str(r).split(" ") if not t.startswith("epochs="))
+                          for r in s["row"]])
+    s = s[s.groupby("group")["steps"].transform("nunique") > 1].sort_values(["group", "steps"])
+    s["vs_shorter"] = s.groupby("group")["final"].diff()
+    return s.reset_index(drop=True)[["group", "row", "steps", "seeds", "final", "tail_gain", "vs_shorter"]]
+
+
 def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
     """``learning_curves.md``: per model and monitor, seeds, steps, the final and best mean R@10
     and the gain over the last 20 % of the steps, with the plateau verdict."""
@@ -867,7 +882,22 @@ def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
             f"Plateaued: less than {PLATEAU_GAIN:g} points gained over the last {TAIL:.0%} of "
             "the steps (last value minus the value at the last logged step at or before 80 % of the "
             "run).*")
-    return atomic_write_text(path, "\n\n".join(parts) + "\n\n" + note + "\n")
+    lengths = []
+    for key in _r10_monitors(logs):
+        s = length_summary(logs, key)
+        if s.empty:
+            continue
+        rows = [[r.group, r.steps, r.seeds, f"{r.final:.1f}", f"{r.tail_gain:+.2f}",
+                 "–" if math.isnan(r.vs_shorter) else f"{r.vs_shorter:+.1f}"] for r in s.itertuples(index=False)]
+        lengths.append(f"### Training length: {MONITOR_TITLES.get(key, key)} (`{key}`)\n\n" + tabulate(
+            rows, headers=["model", "steps", "seeds", "final", "gain, last 20 %", "final − shorter run's"],
+            tablefmt="github", disable_numparse=True))
+    if lengths:
+        lengths.append("*The same models trained for different lengths (rows that differ only in "
+                       "`epochs`; each length is its own run with its own warm-up and cosine "
+                       "schedule, not a longer look at one run). A model has converged in length when "
+                       "the longer run's final score no longer beats the shorter one's.*")
+    return atomic_write_text(path, "\n\n".join([*parts, note, *lengths]) + "\n")
 
 
 @_styled
