@@ -204,14 +204,14 @@ def test_learning_curves_band_the_seeds_and_test_the_plateau(tmp_path):
     assert band.loc[30].tolist()[:3] == pytest.approx([10 + 1, 10 + 0, 10 + 2])  # mean, min, max
     s = learning_curve_summary(logs).set_index("row").loc["mil-nce"]
     assert (s["seeds"], s["steps"]) == (3, 30)
-    assert s["final"] == pytest.approx(11.0)
+    assert s["final"] == pytest.approx(11.0) and s["best_step"] == 30  # still rising: best is last
     assert s["tail_gain"] == pytest.approx(10 / 3)           # step 30 vs step 20 (≤ 0.8 · 30)
     assert not s["plateaued"]
     written, _ = write_plots(load(root), [root], tmp_path / "out")
     md = (tmp_path / "out" / "learning_curves.md").read_text()
     row = next(line for line in md.splitlines() if line.startswith("| mil-nce"))
     assert [c.strip() for c in row.strip("|").split("|")] == ["mil-nce", "3", "30", "11.0", "11.0",
-                                                              "+3.33", "**no**"]
+                                                              "30", "+3.33", "**no**"]
     assert plot_learning_curves(read_train_logs([root])[0].drop(columns=["val_R@10"]),
                                 tmp_path / "none.png") is None  # no monitor: no figure
 

@@ -837,15 +837,18 @@ def _band_summary(row, band: pd.DataFrame) -> dict:
     gain = tail_gain(band.index, band["mean"])
     return {"row": row, "seeds": int(band["n"].max()), "steps": int(band.index[-1]),
             "final": float(band["mean"].iloc[-1]), "best": float(band["mean"].max()),
+            "best_step": int(band["mean"].idxmax()),
             "tail_gain": gain, "plateaued": bool(gain < PLATEAU_GAIN)}
 
 
 def learning_curve_summary(logs: pd.DataFrame, key: str = "val_R@10") -> pd.DataFrame:
     """Per row with the monitor ``key``: ``seeds``, ``steps`` (last step), ``final`` (mean over
-    seeds at the last step), ``best`` (the mean curve's maximum), ``tail_gain`` (:func:`tail_gain`)
+    seeds at the last step), ``best`` (the mean curve's maximum) and ``best_step`` (where; a
+    curve that peaked early and fell is overfitting, not still learning), ``tail_gain`` (:func:`tail_gain`)
     and ``plateaued`` (``tail_gain < PLATEAU_GAIN``)."""
     return pd.DataFrame([_band_summary(row, band) for row, band in _monitor_bands(logs, key)],
-                        columns=["row", "seeds", "steps", "final", "best", "tail_gain", "plateaued"])
+                        columns=["row", "seeds", "steps", "final", "best", "best_step", "tail_gain",
+                                 "plateaued"])
 
 
 def length_summary(logs: pd.DataFrame, key: str = "val_R@10") -> pd.DataFrame:
@@ -873,10 +876,11 @@ def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
     parts = []
     for key in _r10_monitors(logs):
         s = learning_curve_summary(logs, key)
-        rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", f"{r.tail_gain:+.2f}",
+        rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", r.best_step, f"{r.tail_gain:+.2f}",
                  "yes" if r.plateaued else "**no**"] for r in s.itertuples(index=False)]
         parts.append(f"### {MONITOR_TITLES.get(key, key)} (`{key}`)\n\n" + tabulate(
-            rows, headers=["model", "seeds", "steps", "final", "best", "gain, last 20 %", "plateaued"],
+            rows, headers=["model", "seeds", "steps", "final", "best", "best at step", "gain, last 20 %",
+                           "plateaued"],
             tablefmt="github", disable_numparse=True))
     note = (f"*Mean over seeds of the validation monitor (held-out corpus videos, never a test set). "
             f"Plateaued: less than {PLATEAU_GAIN:g} points gained over the last {TAIL:.0%} of "
