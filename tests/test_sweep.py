@@ -87,12 +87,13 @@ def test_sweep_writes_its_identity_runs_choice_and_figure(swept):
     assert result["identity"]["key"] == "lr" and result["identity"]["values"] == [1e-3, 3e-3]
     assert result["identity"]["base"] == {"epochs": 1, "val_fraction": 0.2, "val_every": 1}
     assert len(result["identity"]["data"]) == 64  # the corpus fingerprint trained on
+    assert result["identity"]["monitor"] == "val_video_R@10"  # the default: text · video
     runs = result["runs"]
     assert [(r["model"], r["value"], r["seed"]) for r in runs] == [("mcn", 1e-3, 0), ("mcn", 3e-3, 0)]
     assert runs[0]["key"] != runs[1]["key"]  # two checkpoints
     for r in runs:  # each score is the tail mean of the log kept beside the table
         lines = [json.loads(x) for x in (swept / r["log"]).read_text().splitlines()]
-        assert (r["score"], r["points"]) == tail_score(lines, "val_R@10", 0.2)
+        assert (r["score"], r["points"]) == tail_score(lines, "val_video_R@10", 0.2)
         assert lines[-1]["step"] == r["steps"]
     best = max(runs, key=lambda r: (r["score"], -runs.index(r)))
     assert result["chosen"]["mcn"]["value"] == best["value"]
@@ -115,6 +116,19 @@ def test_run_with_the_chosen_value_reuses_the_sweeps_checkpoint(tiny_world, swep
                  "--out", str(tmp_path), "--set", f"lr={chosen}", "--set", "epochs=1",
                  "--set", "val_fraction=0.2", "--set", "val_every=1"]) == 0
     assert "using cached checkpoint" in capsys.readouterr().out
+
+
+def test_the_own_score_monitor_is_one_option_away_and_another_identity(tiny_world, swept, capsys):
+    # the same cells (cached) scored by each model's own clip score: a sweep of its own
+    assert main(sweep_argv(tiny_world, swept) + ["--monitor", "val_R@10"]) == 2  # not into this one
+    out = swept.parent / "own-score"
+    assert main(sweep_argv(tiny_world, out) + ["--monitor", "val_R@10"]) == 0
+    assert capsys.readouterr().out.count("using cached checkpoint") == 2
+    result = json.loads((out / "sweep.json").read_text())
+    assert result["identity"]["monitor"] == "val_R@10"
+    for r in result["runs"]:
+        lines = [json.loads(x) for x in (out / r["log"]).read_text().splitlines()]
+        assert (r["score"], r["points"]) == tail_score(lines, "val_R@10", 0.2)
 
 
 def test_another_sweep_never_merges_into_the_folder(tiny_world, swept, capsys):

@@ -34,8 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config value of every cell (repeatable); the monitor needs "
                         "--set val_fraction=0.1 --set val_every=22")
-    p.add_argument("--monitor", default="val_R@10",
-                   help="the logged validation key scored (val_video_R@10: text · video alone)")
+    p.add_argument("--monitor", default=None,
+                   help="the logged validation key scored (default: val_video_R@10, text · video, "
+                        "the same score for every model; val_R@10: each model's own clip score)")
     p.add_argument("--tail", type=float, default=0.2,
                    help="fraction of the last steps whose monitor values are averaged")
     p.add_argument("--promote", type=int, default=0, metavar="N",
@@ -72,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
         preflight,
     )
     from mcnbench.data.root import resolve
-    from mcnbench.engine.sweep import SweepSpec, check_folder, choose, sweep, write_sweep
+    from mcnbench.engine.sweep import DEFAULT_MONITOR, SweepSpec, check_folder, choose, sweep, write_sweep
     from mcnbench.report.plots import plot_sweep
     from mcnbench.training.state import read_log
 
@@ -81,9 +82,10 @@ def main(args: argparse.Namespace) -> int:
     promote_seeds = (parse_seed_list(args.promote_seeds, "--promote-seeds")
                      if args.promote_seeds else [])
     preflight(args.out, cache=True)
+    monitor = args.monitor or DEFAULT_MONITOR
     spec = SweepSpec(models=models, key=key, values=values, seeds=parse_seeds(args),
                      data=resolve(args.data_root, preset=args.preset),
-                     base=parse_overrides(args.overrides), monitor=args.monitor, tail=args.tail,
+                     base=parse_overrides(args.overrides), monitor=monitor, tail=args.tail,
                      promote=args.promote, promote_seeds=promote_seeds, device=args.device)
     out = Path(args.out)
     if not args.overwrite:
@@ -95,11 +97,11 @@ def main(args: argparse.Namespace) -> int:
         model=r["model"], setting=f"{key}={r['value']}", log=r["log"]) for r in rows],
         ignore_index=True)
     figure = plot_sweep(logs, {m: f"{key}={c['value']}" for m, c in chosen.items()},
-                        args.monitor, out / "sweep.png", tail=args.tail)
+                        monitor, out / "sweep.png", tail=args.tail)
     print("")
     print((out / "sweep.md").read_text(encoding="utf-8"))
     for name, c in chosen.items():
-        print(f"{name}: {key}={c['value']} ({args.monitor} {c['mean']:.2f} over the last "
+        print(f"{name}: {key}={c['value']} ({monitor} {c['mean']:.2f} over the last "
               f"{args.tail:.0%}, {c['n']} seed(s))" + (" — at the edge of the grid" if c["edge"] else ""))
     print("written: " + ", ".join(str(p) for p in [*written, *([figure] if figure else [])]))
     return 0
