@@ -18,6 +18,11 @@ DEFAULT_OUT = "results/latest"  # never the committed results/ folder (gitignore
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows defaults and keeps the epilog's line breaks."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:  # "(default: None)" says nothing; the help says what happens
+            return action.help
+        return super()._get_help_string(action)
+
 
 def add_protocol_options(p: argparse.ArgumentParser) -> None:
     proto = p.add_argument_group("protocol")
