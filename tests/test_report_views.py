@@ -224,7 +224,7 @@ def test_the_length_table_compares_one_model_trained_for_two_lengths(tmp_path):
                  label=f"mcn epochs={epochs}", layout="train/k%d/seed{seed}" % steps, key=f"k{steps}")
     _trained(root, "nce", {"loss": "nce"}, val_every=10)  # one length: not in the table
     logs = attach_owners(read_train_logs([root])[0], load(root))
-    s = length_summary(logs)
+    s = length_summary(learning_curve_summary(logs))
     assert list(s["group"]) == ["mcn", "mcn"] and list(s["steps"]) == [30, 60]
     assert s["final"].tolist() == pytest.approx([10.5, 20.5])      # seeds 0 and 1: + 0.5
     assert np.isnan(s["vs_shorter"][0]) and s["vs_shorter"][1] == pytest.approx(10.0)

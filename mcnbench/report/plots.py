@@ -851,14 +851,14 @@ def learning_curve_summary(logs: pd.DataFrame, key: str = "val_R@10") -> pd.Data
                                  "plateaued"])
 
 
-def length_summary(logs: pd.DataFrame, key: str = "val_R@10") -> pd.DataFrame:
+def length_summary(summary: pd.DataFrame) -> pd.DataFrame:
     """Rows that differ only in their training length (the same label but for ``epochs=``), the
-    second convergence test: does training longer still pay? Per row: ``group`` (the label
-    without ``epochs=``), ``row``, ``steps``, ``seeds``, ``final``, ``tail_gain`` (as
-    :func:`learning_curve_summary`) and ``vs_shorter``: ``final`` minus the ``final`` of the
-    group's next shorter run (NaN for the shortest). Groups with one length are left out; rows
-    are sorted by group, then steps."""
-    s = learning_curve_summary(logs, key)
+    second convergence test: does training longer still pay? ``summary``: one monitor's
+    :func:`learning_curve_summary`. Per row: ``group`` (the label without ``epochs=``), ``row``,
+    ``steps``, ``seeds``, ``final``, ``tail_gain`` and ``vs_shorter``: ``final`` minus the
+    ``final`` of the group's next shorter run (NaN for the shortest). Groups with one length are
+    left out; rows are sorted by group, then steps."""
+    s = summary.copy()
     s.insert(0, "group", [" ".join(t for t in str(r).split(" ") if not t.startswith("epochs="))
                           for r in s["row"]])
     s = s[s.groupby("group")["steps"].transform("nunique") > 1].sort_values(["group", "steps"])
@@ -873,9 +873,11 @@ def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
 
     from mcnbench.utils.io import atomic_write_text
 
-    parts = []
+    parts, lengths = [], []
     for key in _r10_monitors(logs):
         s = learning_curve_summary(logs, key)
+        if (table := _length_table(length_summary(s), key)) is not None:
+            lengths.append(table)
         rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", r.best_step, f"{r.tail_gain:+.2f}",
                  "yes" if r.plateaued else "**no**"] for r in s.itertuples(index=False)]
         parts.append(f"### {MONITOR_TITLES.get(key, key)} (`{key}`)\n\n" + tabulate(
@@ -886,22 +888,26 @@ def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
             f"Plateaued: less than {PLATEAU_GAIN:g} points gained over the last {TAIL:.0%} of "
             "the steps (last value minus the value at the last logged step at or before 80 % of the "
             "run).*")
-    lengths = []
-    for key in _r10_monitors(logs):
-        s = length_summary(logs, key)
-        if s.empty:
-            continue
-        rows = [[r.group, r.steps, r.seeds, f"{r.final:.1f}", f"{r.tail_gain:+.2f}",
-                 "–" if math.isnan(r.vs_shorter) else f"{r.vs_shorter:+.1f}"] for r in s.itertuples(index=False)]
-        lengths.append(f"### Training length: {MONITOR_TITLES.get(key, key)} (`{key}`)\n\n" + tabulate(
-            rows, headers=["model", "steps", "seeds", "final", "gain, last 20 %", "final − shorter run's"],
-            tablefmt="github", disable_numparse=True))
     if lengths:
         lengths.append("*The same models trained for different lengths (rows that differ only in "
                        "`epochs`; each length is its own run with its own warm-up and cosine "
                        "schedule, not a longer look at one run). A model has converged in length when "
                        "the longer run's final score no longer beats the shorter one's.*")
     return atomic_write_text(path, "\n\n".join([*parts, note, *lengths]) + "\n")
+
+
+def _length_table(s: pd.DataFrame, key: str) -> str | None:
+    """Monitor ``key``'s training-length table (:func:`length_summary` ``s``), None when no model
+    was trained for more than one length."""
+    from tabulate import tabulate
+
+    if s.empty:
+        return None
+    rows = [[r.group, r.steps, r.seeds, f"{r.final:.1f}", f"{r.tail_gain:+.2f}",
+             "–" if math.isnan(r.vs_shorter) else f"{r.vs_shorter:+.1f}"] for r in s.itertuples(index=False)]
+    return f"### Training length: {MONITOR_TITLES.get(key, key)} (`{key}`)\n\n" + tabulate(
+        rows, headers=["model", "steps", "seeds", "final", "gain, last 20 %", "final − shorter run's"],
+        tablefmt="github", disable_numparse=True)
 
 
 @_styled
