@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mcnbench.data.batch import Batch
+from mcnbench.metrics.directions import DIRECTIONS
 from mcnbench.tasks.meta import TaskMeta
 
 FUSIONS = ("video+audio", "video", "audio")
@@ -276,7 +277,7 @@ class RetrievalTask(Task):
                                           "direction": "t2va"}
     # query → gallery modalities (mcnbench.metrics.directions; Supp. Table C); a non-default
     # direction is another measurement: reports give it its own column, titled with it
-    choices = {"fusion": FUSIONS, "direction": ("t2va", "t2v", "a2v", "v2t", "va2t")}
+    choices = {"fusion": FUSIONS, "direction": DIRECTIONS}
     view_options: ClassVar[tuple[str, ...]] = ("direction",)
 
     @abstractmethod

@@ -141,8 +141,12 @@ def test_retrieval_sides():
         retrieval_sides(t, {"video": v}, "v2t", fusion="video")
     with pytest.raises(ValueError, match="needs audio"):
         retrieval_sides(t, {"video": v}, "a2v")
-    with pytest.raises(ValueError, match="direction must be one of"):
+    q, g, used = retrieval_sides(t, {"video": v, "audio": a}, "t2a")
+    assert (q == t).all() and (g == a).all() and used["gallery"] == "audio"
+    with pytest.raises(ValueError, match="needs audio"):
         retrieval_sides(t, {"video": v}, "t2a")
+    with pytest.raises(ValueError, match="direction must be one of"):
+        retrieval_sides(t, {"video": v}, "a2t")
 
 
 def _direction_root(tmp_path):
@@ -170,9 +174,12 @@ def _direction_root(tmp_path):
 
 # Mean-rule ranks by hand (see _direction_root): t2v: caption 1 (= e_0) has video 0 above its
 # clip and 3 clips tied at 0; v2t: video 0 ties captions 0 and 1, video 1 ties all 4 captions at
-# 0; a2v: audio_i = e_(i+1) finds video i+1 first, its own video tied with 2 others at 0; t2va:
+# 0; a2v: audio_i = e_(i+1) finds video i+1 first, its own video tied with 2 others at 0; t2a:
+# caption i (e_0, e_0, e_2, e_3) scores 1 with one other clip's audio (a_3, a_3, a_1, a_2) and
+# 0 with its own, tied with two others; t2va:
 # gallery_i = e_i + e_(i+1); va2t: the transposed product.
-DIRECTION_RANKS = {"t2va": [0.5, 2.5, 0.5, 0.5], "t2v": [0, 2, 0, 0], "a2v": [2, 2, 2, 2],
+DIRECTION_RANKS = {"t2va": [0.5, 2.5, 0.5, 0.5], "t2v": [0, 2, 0, 0], "t2a": [2, 2, 2, 2],
+                   "a2v": [2, 2, 2, 2],
                    "v2t": [0.5, 1.5, 0, 0], "va2t": [0.5, 2, 0.5, 1]}
 
 
@@ -194,7 +201,7 @@ def test_direction_is_an_option_of_both_retrieval_tasks():
         t = get_task(name).obj()
         assert t.options()["direction"] == "t2va"
         with pytest.raises(ValueError, match="is not one of"):
-            t.options(direction="t2a")
+            t.options(direction="a2t")
 
 
 # ----------------------------------------------------------------------------- the task

@@ -9,6 +9,8 @@ name      queries [N, D]      gallery [N, D]      note
 ``t2va``  text                video + audio       MCN's score ``t·(v+a)`` (the default); the clip side
                                                   is the task's ``fusion`` option
 ``t2v``   text                video               Supp. TC "T→V"
+``t2a``   text                audio               a caption finds its clip's audio (not in the
+                                                  paper): how much of ``t·(v+a)`` the audio decides
 ``a2v``   audio               video               Supp. TC "A→V": a clip's audio finds its video
 ``v2t``   video               text                the transposed direction: duplicate or all-OOV
                                                   captions embed identically, so ties appear here
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-DIRECTIONS = ("t2va", "t2v", "a2v", "v2t", "va2t")
+DIRECTIONS = ("t2va", "t2v", "t2a", "a2v", "v2t", "va2t")
 # what each direction puts on each side; "clip" = the fusion option's choice
-SIDES = {"t2va": ("text", "clip"), "t2v": ("text", "video"), "a2v": ("audio", "video"),
+SIDES = {"t2va": ("text", "clip"), "t2v": ("text", "video"), "t2a": ("text", "audio"),
+         "a2v": ("audio", "video"),
          "v2t": ("video", "text"), "va2t": ("clip", "text")}
 FUSION_DIRECTIONS = ("t2va", "va2t")  # the directions whose clip side ``fusion`` chooses
 
