@@ -148,6 +148,21 @@ def test_logs_in_the_cache_key_layout_find_their_model(tmp_path):
     assert training_panels(logs)["mms"] == {"mcn": "MMS", "nce": "NCE"}
 
 
+def test_a_record_file_brings_its_own_training_log_and_no_other(tmp_path):
+    # `mcnbench report A/mcn/*/*/seed0.json ...`: the record names its checkpoint's cache key,
+    # the runner keeps the log at <model>/train/<key>/seed<k>/; the other seed's log stays out
+    root = tmp_path / "res"
+    _trained(root, "mcn", {"loss": "mms", "cluster_mode": "joint", "recon": True},
+             layout="train/abc123/seed{seed}", key="abc123")
+    seed0 = sorted(root.glob("mcn/*/toyret/seed0.json"))
+    assert len(seed0) == 1
+    logs, _ = read_train_logs(seed0 + seed0)  # named twice: read once
+    assert logs["log"].unique().tolist() == [str(root / "mcn/train/abc123/seed0/train_log.jsonl")]
+    assert logs["seed"].unique().tolist() == [0] and len(logs) == 30
+    owned = attach_owners(logs, load(seed0))
+    assert owned[ROW].unique().tolist() == ["mcn"]
+
+
 def test_loss_names_come_from_the_config():
     assert loss_terms({"loss": "mms", "cluster_mode": "joint", "recon": True}) == {
         "loss": "total", "mms": "MMS", "cluster": "joint k-means", "recon": "reconstruction"}

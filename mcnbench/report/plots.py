@@ -649,10 +649,13 @@ def read_train_logs(roots: Sequence[str | Path]) -> tuple[pd.DataFrame, list[str
     (the log's folder, relative to its root), ``log`` (its path) and ``seed`` (from a
     ``train-seed<k>`` folder name) columns, and notes naming lines or files that could not be
     read."""
-    frames, notes = [], []
+    frames, notes, seen = [], [], set()
     for root in map(Path, roots):
-        base = root if root.is_dir() else root.parent
-        for log in sorted([*base.rglob("train_log.jsonl"), *base.rglob("train_log.csv")]):
+        base, found = _logs_under(root)
+        for log in found:
+            if log.resolve() in seen:  # several record files of one run name the same log
+                continue
+            seen.add(log.resolve())
             rows, bad = _read_log(log)
             if bad:
                 notes.append(f"{log}: skipped {bad} unreadable line(s)")
@@ -662,6 +665,27 @@ def read_train_logs(roots: Sequence[str | Path]) -> tuple[pd.DataFrame, list[str
                 frames.append(pd.DataFrame(rows).assign(run=run, log=str(log),
                                                         seed=int(m.group(1)) if m else np.nan))
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), notes
+
+
+def _logs_under(root: Path) -> tuple[Path, list[Path]]:
+    """(base folder, its training logs): every log under a folder; for a record file, only the
+    log of the run it names, where the runner keeps it (``<model>/train/<cache key>/seed<k>/``,
+    the record being ``<model>/<run id>/<task>/seed<k>.json``), else any log beside it."""
+    if root.is_dir():
+        return root, sorted([*root.rglob("train_log.jsonl"), *root.rglob("train_log.csv")])
+    try:
+        rec = json.loads(root.read_text(encoding="utf-8"))
+        key, seed = rec["model"]["checkpoint"]["key"], int(rec["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        key = seed = None
+    if key is not None and len(root.parents) > 2:
+        model_dir = root.parents[2]
+        logs = [model_dir / "train" / str(key) / f"seed{seed}" / name
+                for name in ("train_log.jsonl", "train_log.csv")]
+        if any(p.is_file() for p in logs):
+            return model_dir, [p for p in logs if p.is_file()]
+    base = root.parent
+    return base, sorted([*base.rglob("train_log.jsonl"), *base.rglob("train_log.csv")])
 
 
 def _read_log(log: Path) -> tuple[list[dict], int]:
