@@ -161,6 +161,11 @@ def test_a_record_file_brings_its_own_training_log_and_no_other(tmp_path):
     assert logs["seed"].unique().tolist() == [0] and len(logs) == 30
     owned = attach_owners(logs, load(seed0))
     assert owned[ROW].unique().tolist() == ["mcn"]
+    # a second results folder with a copy of the same cached run's log: still one curve
+    copy = tmp_path / "other" / "mcn" / "train" / "abc123" / "seed0" / "train_log.jsonl"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes((root / "mcn/train/abc123/seed0/train_log.jsonl").read_bytes())
+    assert len(read_train_logs([root, tmp_path / "other"])[0].query("seed == 0")) == 30
 
 
 def test_loss_names_come_from_the_config():

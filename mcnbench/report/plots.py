@@ -653,9 +653,13 @@ def read_train_logs(roots: Sequence[str | Path]) -> tuple[pd.DataFrame, list[str
     for root in map(Path, roots):
         base, found = _logs_under(root)
         for log in found:
-            if log.resolve() in seen:  # several record files of one run name the same log
+            # one training run, one log: several record files name the same log, and two
+            # results folders may each keep a copy of one cached run's (<model>/train/<key>/seed<k>)
+            run_id = ((log.parent.parent.name, log.parent.name, log.name)
+                      if log.parent.parent.parent.name == "train" else log.resolve())
+            if run_id in seen:
                 continue
-            seen.add(log.resolve())
+            seen.add(run_id)
             rows, bad = _read_log(log)
             if bad:
                 notes.append(f"{log}: skipped {bad} unreadable line(s)")
