@@ -168,6 +168,28 @@ def test_a_record_file_brings_its_own_training_log_and_no_other(tmp_path):
     assert len(read_train_logs([root, tmp_path / "other"])[0].query("seed == 0")) == 30
 
 
+def test_a_task_view_of_a_drawn_model_is_not_reported_without_a_log(tmp_path):
+    # `mcn direction=t2v` shares mcn's checkpoint: its curve is mcn's, so no "no train_log" note
+    root, train = tmp_path / "res", {"loss": "mms", "cluster_mode": "joint", "recon": True}
+    _trained(root, "mcn", train, layout="train/abc123/seed{seed}", key="abc123", label="mcn")
+    for seed in (0, 1):
+        rec = ResultRecord(model={"name": "mcn", "version": "1", "config": {"train": train},
+                                  "checkpoint": {"path": "/nowhere/model.pth", "cached": True, "key": "abc123"}},
+                           task={"name": "youcook2", "version": "1", "options": {"direction": "t2v"}},
+                           seed=seed, data={"kind": "synthetic"}, metrics={"R@10": 1.0},
+                           main_score="R@10", tie_rule="mean", versions={"python": "3"},
+                           label="mcn direction=t2v")  # the runner labels a view so
+        write_record(rec, root)
+    _, notes = write_plots(load(root), [root], tmp_path / "out")
+    assert not [n for n in notes if "no train_log.jsonl for" in n]
+    (root / "mcn/train/abc123/seed0/train_log.jsonl").unlink()  # a genuinely missing log is still named
+    (root / "mcn/train/abc123/seed1/train_log.jsonl").unlink()
+    _trained(root, "nce", {"loss": "nce", "cluster_mode": "none", "recon": False},
+             layout="train/def456/seed{seed}", key="def456")
+    _, notes = write_plots(load(root), [root], tmp_path / "out2")
+    assert any("no train_log.jsonl for mcn" in n for n in notes)
+
+
 def test_loss_names_come_from_the_config():
     assert loss_terms({"loss": "mms", "cluster_mode": "joint", "recon": True}) == {
         "loss": "total", "mms": "MMS", "cluster": "joint k-means", "recon": "reconstruction"}

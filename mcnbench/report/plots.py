@@ -1077,6 +1077,10 @@ def write_plots(df: pd.DataFrame, roots: Sequence[str | Path], out_dir: str | Pa
     if not logs.empty:
         logs = attach_owners(logs, df)
         missing = sorted(set(trained_rows(df)) - set(logs[ROW]))
+        # a task view (``mcn direction=t2v``) of a drawn model has its curve under that model's row
+        keys = with_row(enrich(df)).dropna(subset=["model_key"]).groupby(ROW)["model_key"].first()
+        drawn = {keys.get(r) for r in set(logs[ROW])} - {None}
+        missing = [r for r in missing if keys.get(r) not in drawn]
         if missing:
             notes.append(f"training_curves.png: no train_log.jsonl for {', '.join(missing)} "
                          "(their records name a trained checkpoint)")
