@@ -754,17 +754,23 @@ def attach_owners(logs: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
                 hit = (row, cfg.get("train") if isinstance(cfg.get("train"), dict) else None)
                 break
         owners[log] = hit or (lines["run"].iloc[0], None)
-    # one trained model, one curve: task views of it (``mcn direction=t2v``) share its model key,
-    # so their logs go to its plainest row (the shortest label with that key)
+    canon = curve_rows(df)
+    out = logs.copy()
+    out[ROW] = out["log"].map(lambda x: canon.get(owners[x][0], owners[x][0]))
+    out["config"] = out["log"].map(lambda x: owners[x][1])
+    return out
+
+
+def curve_rows(df: pd.DataFrame) -> dict[str, str]:
+    """Row → the row that draws its training curve. One trained model, one curve: task views of
+    it (``mcn direction=t2v``) share its model key, so their logs go to its plainest row (the
+    shortest label with that key). ``df``: records with ``with_row(enrich(...))``'s columns."""
     canon: dict[str, str] = {}
     if "model_key" in df.columns:
         for _, rows in df[[ROW, "model_key"]].dropna().drop_duplicates().groupby("model_key"):
             plain = min(rows[ROW], key=lambda r: (len(r), r))
             canon.update({r: plain for r in rows[ROW]})
-    out = logs.copy()
-    out[ROW] = out["log"].map(lambda x: canon.get(owners[x][0], owners[x][0]))
-    out["config"] = out["log"].map(lambda x: owners[x][1])
-    return out
+    return canon
 
 
 MONITOR_PREFIXES = ("val_", "val/")  # the trainer logs val_R@10 ...; val/... from other tools
@@ -1076,11 +1082,9 @@ def write_plots(df: pd.DataFrame, roots: Sequence[str | Path], out_dir: str | Pa
     notes += log_notes
     if not logs.empty:
         logs = attach_owners(logs, df)
-        missing = sorted(set(trained_rows(df)) - set(logs[ROW]))
         # a task view (``mcn direction=t2v``) of a drawn model has its curve under that model's row
-        keys = with_row(enrich(df)).dropna(subset=["model_key"]).groupby(ROW)["model_key"].first()
-        drawn = {keys.get(r) for r in set(logs[ROW])} - {None}
-        missing = [r for r in missing if keys.get(r) not in drawn]
+        canon, drawn = curve_rows(with_row(enrich(df))), set(logs[ROW])
+        missing = [r for r in trained_rows(df) if canon.get(r, r) not in drawn]
         if missing:
             notes.append(f"training_curves.png: no train_log.jsonl for {', '.join(missing)} "
                          "(their records name a trained checkpoint)")
