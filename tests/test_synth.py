@@ -62,6 +62,36 @@ def test_files_do_not_depend_on_the_blas_thread_count(world, tmp_path, threads):
     assert (again / "manifest.json").read_bytes() == (world / "manifest.json").read_bytes()
 
 
+TEST_SET_SIZES = ("youcook2_clips", "msrvtt_clips", "crosstask_videos", "myt_videos",
+                  "ucf_videos_per_class", "hmdb_videos_per_class")
+
+
+def test_larger_test_sets_leave_the_corpus_and_word_vectors_byte_identical(world, manifest, tmp_path):
+    # each dataset draws from its own random stream: growing the test sets retrains nothing that
+    # the corpus decides (the `comparison` preset is the 4x-corpus world with larger test sets)
+    tiny = make_knobs("tiny")
+    bigger = generate(tmp_path / "bigger", preset="tiny", seed=0,
+                      **{k: 2 * getattr(tiny, k) for k in TEST_SET_SIZES})
+    files = json.loads((bigger / "manifest.json").read_text())["files"]
+    shared = [f for f in manifest["files"] if f.startswith(("howto100m/", "word2vec"))]
+    assert len(shared) > 20 and all(files[f] == manifest["files"][f] for f in shared)
+    assert sum(f.startswith("youcook2/") for f in files) >= sum(
+        f.startswith("youcook2/") for f in manifest["files"])
+    assert files.keys() != manifest["files"].keys()  # the test sets did grow
+
+
+def test_the_comparison_world_is_the_default_with_a_larger_corpus_and_test_sets():
+    default, comparison = make_knobs("default"), make_knobs("comparison")
+    changed = {f.name for f in dataclasses.fields(default)
+               if getattr(default, f.name) != getattr(comparison, f.name)}
+    assert changed == {"corpus_videos", *TEST_SET_SIZES}
+    assert comparison.corpus_videos == 4 * default.corpus_videos
+    hints, base = PRESETS["comparison"].model_hints, PRESETS["default"].model_hints
+    assert hints["model"] == base["model"]
+    assert {k for k in hints["train"] if hints["train"][k] != base["train"].get(k)} == {
+        "epochs", "val_fraction", "val_every"}  # the comparison's length and its monitor
+
+
 def test_every_manifest_file_exists_with_its_checksum(world, manifest):
     assert len(manifest["files"]) > 100
     for rel, digest in manifest["files"].items():

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mcnbench.data.synth.presets import PRESETS
 from mcnbench.metrics.retrieval import TIE_RULES
 
 DEFAULT_OUT = "results/latest"  # never the committed results/ folder (gitignored)
@@ -44,7 +45,7 @@ def add_data_options(p: argparse.ArgumentParser, *, preset: bool = True, out: st
                       help="data root with real features (default: $MCNBENCH_DATA, else the "
                            "synthetic world of --preset)")
     if preset:
-        data.add_argument("--preset", default="default", choices=("tiny", "default", "paper"),
+        data.add_argument("--preset", default="default", choices=tuple(PRESETS),
                           help="synthetic world used when no data root is given")
     seeds = data.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", default=None, metavar="N",

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mcnbench.data.synth.presets import PRESETS
+
 EPILOG = """\
 examples:
   mcnbench train --model mcn                                 the default synthetic world
@@ -31,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, metavar="DIR",
                    help="data root with howto100m/ and word2vec.bin (default: $MCNBENCH_DATA, "
                         "else the synthetic world of --preset)")
-    p.add_argument("--preset", default="default", choices=("tiny", "default", "paper"),
+    p.add_argument("--preset", default="default", choices=tuple(PRESETS),
                    help="synthetic world used when no data root is given")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder (default: runs/<model>-seed<N>)")
