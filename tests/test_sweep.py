@@ -155,6 +155,47 @@ def test_successive_halving_trains_the_best_values_again(tiny_world, swept, tmp_
     assert "(n=2)" in (out / "sweep.md").read_text()
 
 
+def test_a_sweep_resumes_from_its_folder_on_a_machine_without_the_cache(
+        tiny_world, swept, tmp_path, monkeypatch, capsys):
+    # the folder is all another machine has (committed, copied): its kept logs carry their cache
+    # keys, so nothing is trained again and the same sweep comes out
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(swept, moved)
+    first = moved / json.loads((moved / "sweep.json").read_text())["runs"][0]["log"]
+    kept = json.loads(first.with_name("cache_key.json").read_text())
+    assert kept["seed"] == 0 and kept["model"]["name"] == "mcn"
+    monkeypatch.setenv("MCNBENCH_CACHE", str(tmp_path / "empty-cache"))
+    assert main(sweep_argv(tiny_world, moved)) == 0
+    out = capsys.readouterr().out
+    assert out.count("not trained again") == 2 and "training mcn" not in out
+    assert (json.loads((moved / "sweep.json").read_text())["runs"]
+            == json.loads((swept / "sweep.json").read_text())["runs"])
+    # a cell it does not hold (another value) trains; a kept log of another cell is not taken
+    # for it: the cache key decides, not the folder's name
+    grown = tmp_path / "grown"
+    shutil.copytree(first.parent, grown / "mcn" / "lr_0.01" / "train-seed0")
+    assert main(sweep_argv(tiny_world, grown, "lr=1e-2")) == 0
+    assert "training mcn" in capsys.readouterr().out
+
+
+def test_jobs_train_a_rounds_cells_side_by_side_into_the_cache(tiny_world, swept, tmp_path, capsys):
+    out = tmp_path / "jobs"
+    # values no other test of the module trains, so both cells are new to the cache
+    assert main(sweep_argv(tiny_world, out, "lr=3e-4,2e-3") + ["--jobs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "training 2 cell(s), 2 side by side" in printed
+    assert "[mcn lr=0.0003 seed 0] done" in printed and "[mcn lr=0.002 seed 0] done" in printed
+    # the scoring pass found both in the cache; --jobs is not part of the identity
+    assert printed.count("using cached checkpoint") == 2
+    result = json.loads((out / "sweep.json").read_text())
+    assert "jobs" not in result["identity"] and len(result["runs"]) == 2
+    assert main(sweep_argv(tiny_world, out, "lr=3e-4,2e-3")) == 0  # one job: the same sweep
+    assert json.loads((out / "sweep.json").read_text())["runs"] == result["runs"]
+    assert main(sweep_argv(tiny_world, tmp_path / "bad", "lr=1e-2") + ["--jobs", "0"]) == 2
+
+
 @pytest.mark.parametrize("argv_tail, message", [
     (["--model", "mcn", "--grid", "lr=1e-3", "--promote", "1"], "go together"),
     (["--model", "mcn", "--grid", "lr=1e-3", "--promote", "1", "--promote-seeds", "0"],

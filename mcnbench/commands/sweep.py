@@ -13,6 +13,8 @@ examples:
 
 Every cell trains through the checkpoint cache: a later `mcnbench run --model M --set lr=CHOSEN`
 with the same --set options reuses the sweep's checkpoint (seed 0) and trains only the other seeds.
+Each cell's train_log.jsonl is kept in --out with its cache key: the same command on a machine
+without the cache (or after an interruption) trains only the cells --out does not hold yet.
 """
 
 
@@ -44,6 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "round again with --promote-seeds and choose among them (0: off)")
     p.add_argument("--promote-seeds", default="", metavar="A,B,...",
                    help="the seeds of the promotion round, e.g. 1")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N cells of a round side by side in worker processes of cores/N "
+                        "threads each (docs/training.md: when it pays)")
     add_data_options(p, out="results/sweep",
                      overwrite="replace a sweep of another identity in --out")
     return p
@@ -86,7 +91,8 @@ def main(args: argparse.Namespace) -> int:
     spec = SweepSpec(models=models, key=key, values=values, seeds=parse_seeds(args),
                      data=resolve(args.data_root, preset=args.preset),
                      base=parse_overrides(args.overrides), monitor=monitor, tail=args.tail,
-                     promote=args.promote, promote_seeds=promote_seeds, device=args.device)
+                     promote=args.promote, promote_seeds=promote_seeds, device=args.device,
+                     jobs=args.jobs)
     out = Path(args.out)
     if not args.overwrite:
         check_folder(spec, out)  # before any training

@@ -99,10 +99,27 @@ def keep_train_log(folder: Path, dest_dir: Path) -> Path | None:
     if not src.exists():
         return None
     dest = Path(dest_dir) / "train_log.jsonl"
-    if not dest.exists() or dest.stat().st_size != src.stat().st_size:
+    copied = not dest.exists() or dest.stat().st_size != src.stat().st_size
+    if copied:
         atomic_write_bytes(dest, src.read_bytes())
-        cfg = Path(folder) / "config.json"
-        if cfg.exists():
-            atomic_write_bytes(dest.with_name("config.json"), cfg.read_bytes())
+    # config.json: how it trained; cache_key.json: which cache entry it is, so that a sweep
+    # resumed on another machine (an empty cache) knows this log is its cell's (kept_run)
+    for name in ("config.json", "cache_key.json"):
+        if (Path(folder) / name).exists() and (copied or not dest.with_name(name).exists()):
+            atomic_write_bytes(dest.with_name(name), (Path(folder) / name).read_bytes())
     return dest
+
+
+def kept_run(dest_dir: Path, folder: Path) -> bool:
+    """Whether ``dest_dir`` keeps the finished training log of the cache entry ``folder``
+    (:func:`checkpoint_dir`): its ``cache_key.json``, written only when a training finished and
+    copied by :func:`keep_train_log`, names the same model, config, training data and seed."""
+    import json
+
+    try:
+        kept = json.loads((Path(dest_dir) / "cache_key.json").read_text(encoding="utf-8"))
+        same = checkpoint_dir(kept["model"], kept["train_data"], int(kept["seed"])).name == Path(folder).name
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return same and (Path(dest_dir) / "train_log.jsonl").is_file()
 

@@ -4,7 +4,9 @@ A :class:`SweepSpec` names the models, one config key and its values, the seeds,
 every cell shares and the data root. :func:`sweep` trains every (model, value, seed) through the
 checkpoint cache (:mod:`mcnbench.engine.checkpoints`: a cell ``run`` trained already is reused, and
 a later ``run --set KEY=CHOSEN`` with the same overrides trains nothing) and reads the run's
-``train_log.jsonl``. A run's score is the mean of the monitor (default :data:`DEFAULT_MONITOR`,
+``train_log.jsonl``, which it keeps in its output folder with the cache entry's key: a sweep
+interrupted, or moved to a machine without the cache, resumes from that folder and trains only
+the cells it lacks. ``jobs`` trains a round's cells side by side in worker processes. A run's score is the mean of the monitor (default :data:`DEFAULT_MONITOR`,
 caption→clip R@10 on held-out corpus videos by text · video, the same score for every model)
 over the last ``tail`` of its steps, the window of the report's plateau test and steadier than
 the last point alone. :func:`choose`
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mcnbench.data.root import DataRoot
-from mcnbench.engine.checkpoints import ensure_trained, keep_train_log
+from mcnbench.engine.checkpoints import MODEL_FILE, checkpoint_dir, ensure_trained, keep_train_log, kept_run
 from mcnbench.engine.plan import ModelSpec, build_model, is_trainable
 from mcnbench.metrics.curves import TAIL, tail_mean
 from mcnbench.records import safe_name
@@ -54,6 +56,8 @@ class SweepSpec:
                 ``promote`` best values train again with ``promote_seeds``, and the choice is
                 among them by the mean over all their seeds (one seed's noise, e.g. a seed that
                 trains badly, cannot pick the value alone); 0: one round
+    jobs:    cells of a round trained side by side, each process on cores/jobs threads (CPU;
+             not part of the identity: where and how fast a cell trains does not change it)
     """
 
     models: list[str]
@@ -67,6 +71,7 @@ class SweepSpec:
     promote: int = 0
     promote_seeds: list[int] = field(default_factory=list)
     device: str = "cpu"
+    jobs: int = 1
 
     def __post_init__(self) -> None:
         if not self.models or not self.values or not self.seeds:
@@ -81,10 +86,12 @@ class SweepSpec:
             raise ValueError(f"--grid {self.key}: a value is given twice")
         if not 0 < self.tail <= 1:
             raise ValueError(f"tail must be in (0, 1], got {self.tail}")
+        if self.jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {self.jobs}")
 
     def identity(self) -> dict:
         """What decides the sweep's result (and not where it is written)."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("data", "device")}
+        d = {k: v for k, v in asdict(self).items() if k not in ("data", "device", "jobs")}
         return {**d, "data": self.data.corpus_entry()["fingerprint"]}
 
 
@@ -113,15 +120,18 @@ def sweep(spec: SweepSpec, *, out: Path | None = None, log: Log = print) -> list
                 _check_cell(name, *build_model(_cell(spec, name, value), spec.data,
                                                seed=spec.seeds[0], device=spec.device), spec)
     corpus = spec.data.corpus_entry()["fingerprint"]
-    rows = [_run_cell(spec, name, value, seed, corpus, out, log, 1)
-            for name in spec.models for value in spec.values for seed in spec.seeds]
+    cells = [(name, value, seed) for name in spec.models for value in spec.values for seed in spec.seeds]
+    _train_side_by_side(spec, cells, corpus, out, log)
+    rows = [_run_cell(spec, *cell, corpus, out, log, 1) for cell in cells]
     if spec.promote:
+        promoted = []
         for name in spec.models:
             ranked = sorted(range(len(spec.values)), key=lambda i: -_mean(
                 [r["score"] for r in rows if r["model"] == name and r["value"] == spec.values[i]]))
-            for i in sorted(ranked[:spec.promote]):
-                rows += [_run_cell(spec, name, spec.values[i], seed, corpus, out, log, 2)
+            promoted += [(name, spec.values[i], seed) for i in sorted(ranked[:spec.promote])
                          for seed in spec.promote_seeds]
+        _train_side_by_side(spec, promoted, corpus, out, log)
+        rows += [_run_cell(spec, *cell, corpus, out, log, 2) for cell in promoted]
     return rows
 
 
@@ -133,23 +143,83 @@ def _run_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str, out: Pa
               log: Log, round_: int) -> dict:
     log(f"== {name} {spec.key}={value} seed {seed}" + (" (promoted)" if round_ > 1 else ""))
     model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
-    ckpt, spent = ensure_trained(model, entry, data_root=spec.data.path, train_data=corpus,
-                                 seed=seed, device=spec.device, log=log)
-    lines = read_log(ckpt.parent / "train_log.jsonl")
+    folder, kept = checkpoint_dir(entry, corpus, seed), _kept_dir(spec, name, value, seed, out)
+    if kept is not None and not (folder / MODEL_FILE).exists() and kept_run(kept, folder):
+        # trained earlier into this --out, elsewhere (an empty cache: another machine, a resumed
+        # sweep): its log decides the score, so the cell is not trained again
+        log(f"  kept in {kept} (cache entry {folder.name} not here): not trained again")
+        source, spent = kept, 0.0
+    else:
+        ckpt, spent = ensure_trained(model, entry, data_root=spec.data.path, train_data=corpus,
+                                     seed=seed, device=spec.device, log=log)
+        source = ckpt.parent
+    lines = read_log(source / "train_log.jsonl")
     score, points = tail_score(lines, spec.monitor, spec.tail)
     if points == 0:
-        raise ValueError(f"{ckpt.parent / 'train_log.jsonl'}: no {spec.monitor} logged")
+        raise ValueError(f"{source / 'train_log.jsonl'}: no {spec.monitor} logged")
     monitored = [r for r in lines if spec.monitor in r]
     log(f"  {spec.monitor} over the last {spec.tail:.0%}: {score:.2f}")
-    kept = ckpt.parent / "train_log.jsonl"
-    if out is not None:
-        kept = keep_train_log(ckpt.parent, Path(out) / safe_name(name)
-                              / safe_name(f"{spec.key}={value}") / f"train-seed{seed}")
+    logfile = source / "train_log.jsonl" if kept is None else keep_train_log(source, kept)
     return {"model": name, "value": value, "seed": seed, "round": round_, "score": score,
             "points": points, "final": float(monitored[-1][spec.monitor]),
-            "steps": int(lines[-1]["step"]), "key": ckpt.parent.name.split("-", 1)[1],
-            "train_s": _train_seconds(ckpt.parent, spent),
-            "log": str(kept.relative_to(out) if out is not None else kept)}
+            "steps": int(lines[-1]["step"]), "key": folder.name.split("-", 1)[1],
+            "train_s": _train_seconds(source, spent),
+            "log": str(logfile.relative_to(out) if out is not None else logfile)}
+
+
+def _kept_dir(spec: SweepSpec, name: str, value, seed: int, out: Path | None) -> Path | None:
+    """Where the sweep keeps a cell's training log in ``out`` (None without one)."""
+    if out is None:
+        return None
+    return Path(out) / safe_name(name) / safe_name(f"{spec.key}={value}") / f"train-seed{seed}"
+
+
+def _train_side_by_side(spec: SweepSpec, cells: list[tuple], corpus: str, out: Path | None,
+                        log: Log) -> None:
+    """Train the ``cells`` (model, value, seed) that are neither cached nor kept in ``out``,
+    ``spec.jobs`` at a time in worker processes of ``cores // jobs`` threads each, into the
+    checkpoint cache; :func:`_run_cell` then finds them there. One job: nothing to do here (each
+    cell trains when it is scored, in this process)."""
+    if spec.jobs <= 1:
+        return
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    todo = []
+    for name, value, seed in cells:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # said again when the cell is scored
+            _, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
+        folder, kept = checkpoint_dir(entry, corpus, seed), _kept_dir(spec, name, value, seed, out)
+        if not (folder / MODEL_FILE).exists() and not (kept is not None and kept_run(kept, folder)):
+            todo.append((name, value, seed))
+    if not todo:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // spec.jobs)
+    log(f"training {len(todo)} cell(s), {min(spec.jobs, len(todo))} side by side "
+        f"({threads} thread(s) each)")
+    # spawn, not fork: a forked child inherits torch's thread pools and OpenMP state mid-use
+    with ProcessPoolExecutor(max_workers=spec.jobs, mp_context=get_context("spawn")) as pool:
+        for done in [pool.submit(_train_cell, spec, *cell, corpus, threads) for cell in todo]:
+            log(done.result())  # a failed cell raises here, as it would have in the serial sweep
+
+
+def _train_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str, threads: int) -> str:
+    """One cell's training in a worker process (:func:`_train_side_by_side`); its log lines are
+    printed with the cell's name, as several workers print at once."""
+    import os
+
+    import torch
+
+    os.environ["TQDM_DISABLE"] = "1"  # one bar per worker would garble the terminal
+    torch.set_num_threads(threads)
+    tag = f"[{name} {spec.key}={value} seed {seed}]"
+    model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
+    _, spent = ensure_trained(model, entry, data_root=spec.data.path, train_data=corpus, seed=seed,
+                              device=spec.device, log=lambda m: print(f"{tag} {m.strip()}", flush=True))
+    return f"{tag} done ({spent:.0f} s)"
 
 
 def _cell(spec: SweepSpec, name: str, value) -> ModelSpec:
