@@ -144,7 +144,7 @@ def _run_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str, out: Pa
     log(f"== {name} {spec.key}={value} seed {seed}" + (" (promoted)" if round_ > 1 else ""))
     model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
     folder, kept = checkpoint_dir(entry, corpus, seed), _kept_dir(spec, name, value, seed, out)
-    if kept is not None and not (folder / MODEL_FILE).exists() and kept_run(kept, folder):
+    if _use_kept(folder, kept):
         # trained earlier into this --out, elsewhere (an empty cache: another machine, a resumed
         # sweep): its log decides the score, so the cell is not trained again
         log(f"  kept in {kept} (cache entry {folder.name} not here): not trained again")
@@ -174,6 +174,12 @@ def _kept_dir(spec: SweepSpec, name: str, value, seed: int, out: Path | None) ->
     return Path(out) / safe_name(name) / safe_name(f"{spec.key}={value}") / f"train-seed{seed}"
 
 
+def _use_kept(folder: Path, kept: Path | None) -> bool:
+    """Whether a cell is scored from the log kept in ``kept`` instead of its cache entry
+    ``folder``: only when the cache lacks the checkpoint and the kept log is that entry's."""
+    return kept is not None and not (folder / MODEL_FILE).exists() and kept_run(kept, folder)
+
+
 def _train_side_by_side(spec: SweepSpec, cells: list[tuple], corpus: str, out: Path | None,
                         log: Log) -> None:
     """Train the ``cells`` (model, value, seed) that are neither cached nor kept in ``out``,
@@ -192,7 +198,7 @@ def _train_side_by_side(spec: SweepSpec, cells: list[tuple], corpus: str, out: P
             warnings.simplefilter("ignore")  # said again when the cell is scored
             _, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
         folder, kept = checkpoint_dir(entry, corpus, seed), _kept_dir(spec, name, value, seed, out)
-        if not (folder / MODEL_FILE).exists() and not (kept is not None and kept_run(kept, folder)):
+        if not (folder / MODEL_FILE).exists() and not _use_kept(folder, kept):
             todo.append((name, value, seed))
     if not todo:
         return
