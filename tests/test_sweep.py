@@ -189,11 +189,31 @@ def test_jobs_train_a_rounds_cells_side_by_side_into_the_cache(tiny_world, swept
     assert "[mcn lr=0.0003 seed 0] done" in printed and "[mcn lr=0.002 seed 0] done" in printed
     # the scoring pass found both in the cache; --jobs is not part of the identity
     assert printed.count("using cached checkpoint") == 2
+    assert len(list(out.glob("mcn/*/train-seed0/cache_key.json"))) == 2  # kept as each finished
     result = json.loads((out / "sweep.json").read_text())
     assert "jobs" not in result["identity"] and len(result["runs"]) == 2
     assert main(sweep_argv(tiny_world, out, "lr=3e-4,2e-3")) == 0  # one job: the same sweep
     assert json.loads((out / "sweep.json").read_text())["runs"] == result["runs"]
     assert main(sweep_argv(tiny_world, tmp_path / "bad", "lr=1e-2") + ["--jobs", "0"]) == 2
+
+
+def test_cells_trained_side_by_side_are_kept_before_the_sweep_goes_on(tiny_world, tmp_path, monkeypatch):
+    # the sweep is stopped right after the side-by-side training (a session's end, Ctrl-C): the
+    # finished cells' logs are in --out already, so the same command elsewhere resumes from them
+    from mcnbench.data.root import DataRoot
+    from mcnbench.engine import sweep as engine
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "_run_cell", stopped)
+    spec = engine.SweepSpec(models=["mcn"], key="lr", values=[5e-4, 4e-3], seeds=[0],
+                            data=DataRoot(tiny_world), jobs=2,
+                            base={"epochs": 1, "val_fraction": 0.2, "val_every": 1})
+    with pytest.raises(KeyboardInterrupt):
+        engine.sweep(spec, out=tmp_path / "out", log=lambda m: None)
+    kept = sorted(p.parent.parent.name for p in (tmp_path / "out").glob("mcn/*/train-seed0/cache_key.json"))
+    assert kept == ["lr_0.0005", "lr_0.004"]
 
 
 @pytest.mark.parametrize("argv_tail, message", [

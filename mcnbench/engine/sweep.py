@@ -189,7 +189,7 @@ def _train_side_by_side(spec: SweepSpec, cells: list[tuple], corpus: str, out: P
     if spec.jobs <= 1:
         return
     import os
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
     todo = []
@@ -208,13 +208,20 @@ def _train_side_by_side(spec: SweepSpec, cells: list[tuple], corpus: str, out: P
         f"({threads} thread(s) each)")
     # spawn, not fork: a forked child inherits torch's thread pools and OpenMP state mid-use
     with ProcessPoolExecutor(max_workers=spec.jobs, mp_context=get_context("spawn")) as pool:
-        for done in [pool.submit(_train_cell, spec, *cell, corpus, threads) for cell in todo]:
-            log(done.result())  # a failed cell raises here, as it would have in the serial sweep
+        futures = {pool.submit(_train_cell, spec, *cell, corpus, threads): cell for cell in todo}
+        for done in as_completed(futures):
+            message, folder = done.result()  # a failed cell raises here, as in the serial sweep
+            log(message)
+            kept = _kept_dir(spec, *futures[done], out)
+            if kept is not None:  # kept at once: an interrupted sweep resumes from what finished
+                keep_train_log(Path(folder), kept)
 
 
-def _train_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str, threads: int) -> str:
-    """One cell's training in a worker process (:func:`_train_side_by_side`); its log lines are
-    printed with the cell's name, as several workers print at once."""
+def _train_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str,
+                threads: int) -> tuple[str, str]:
+    """One cell's training in a worker process (:func:`_train_side_by_side`): (a line saying it
+    is done, its cache folder). Its log lines are printed with the cell's name, as several
+    workers print at once."""
     import os
 
     import torch
@@ -223,9 +230,9 @@ def _train_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str, threa
     torch.set_num_threads(threads)
     tag = f"[{name} {spec.key}={value} seed {seed}]"
     model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
-    _, spent = ensure_trained(model, entry, data_root=spec.data.path, train_data=corpus, seed=seed,
-                              device=spec.device, log=lambda m: print(f"{tag} {m.strip()}", flush=True))
-    return f"{tag} done ({spent:.0f} s)"
+    ckpt, spent = ensure_trained(model, entry, data_root=spec.data.path, train_data=corpus, seed=seed,
+                                 device=spec.device, log=lambda m: print(f"{tag} {m.strip()}", flush=True))
+    return f"{tag} done ({spent:.0f} s)", str(ckpt.parent)
 
 
 def _cell(spec: SweepSpec, name: str, value) -> ModelSpec:
