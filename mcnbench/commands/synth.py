@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "that the loaders read a data root (synthetic or real).",
         epilog=EPILOG, formatter_class=HelpFormatter)
     p.add_argument("--preset", choices=tuple(PRESETS), default="default",
-                   help="sizes: tiny (tests), default (the demo), comparison (the committed comparison: 4x corpus, larger test sets), paper (the paper's shapes)")
+                   help="sizes: tiny (tests), default (the demo), comparison (the committed "
+                        "comparison: 4x corpus, larger test sets), paper (the paper's shapes)")
     p.add_argument("--seed", type=int, default=0, help="generator seed")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--out", metavar="DIR", help="write the world to DIR")

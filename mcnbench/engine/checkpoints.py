@@ -122,4 +122,3 @@ def kept_run(dest_dir: Path, folder: Path) -> bool:
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return same and (Path(dest_dir) / "train_log.jsonl").is_file()
-

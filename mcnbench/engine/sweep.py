@@ -6,7 +6,8 @@ checkpoint cache (:mod:`mcnbench.engine.checkpoints`: a cell ``run`` trained alr
 a later ``run --set KEY=CHOSEN`` with the same overrides trains nothing) and reads the run's
 ``train_log.jsonl``, which it keeps in its output folder with the cache entry's key: a sweep
 interrupted, or moved to a machine without the cache, resumes from that folder and trains only
-the cells it lacks. ``jobs`` trains a round's cells side by side in worker processes. A run's score is the mean of the monitor (default :data:`DEFAULT_MONITOR`,
+the cells it lacks. ``jobs`` trains a round's cells side by side in worker processes. A run's
+score is the mean of the monitor (default :data:`DEFAULT_MONITOR`,
 caption→clip R@10 on held-out corpus videos by text · video, the same score for every model)
 over the last ``tail`` of its steps, the window of the report's plateau test and steadier than
 the last point alone. :func:`choose`
@@ -22,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from mcnbench.data.root import DataRoot
-from mcnbench.engine.checkpoints import MODEL_FILE, checkpoint_dir, ensure_trained, keep_train_log, kept_run
+from mcnbench.engine.checkpoints import (
+    MODEL_FILE,
+    checkpoint_dir,
+    ensure_trained,
+    keep_train_log,
+    kept_run,
+)
 from mcnbench.engine.plan import ModelSpec, build_model, is_trainable
 from mcnbench.metrics.curves import TAIL, tail_mean
 from mcnbench.records import safe_name
@@ -142,8 +149,7 @@ def _mean(xs: list[float]) -> float:
 def _run_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str, out: Path | None,
               log: Log, round_: int) -> dict:
     log(f"== {name} {spec.key}={value} seed {seed}" + (" (promoted)" if round_ > 1 else ""))
-    model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
-    folder, kept = checkpoint_dir(entry, corpus, seed), _kept_dir(spec, name, value, seed, out)
+    model, entry, folder, kept = _locate(spec, name, value, seed, corpus, out)
     if _use_kept(folder, kept):
         # trained earlier into this --out, elsewhere (an empty cache: another machine, a resumed
         # sweep): its log decides the score, so the cell is not trained again
@@ -165,6 +171,13 @@ def _run_cell(spec: SweepSpec, name: str, value, seed: int, corpus: str, out: Pa
             "steps": int(lines[-1]["step"]), "key": folder.name.split("-", 1)[1],
             "train_s": _train_seconds(source, spent),
             "log": str(logfile.relative_to(out) if out is not None else logfile)}
+
+
+def _locate(spec: SweepSpec, name: str, value, seed: int, corpus: str,
+            out: Path | None) -> tuple[Any, dict, Path, Path | None]:
+    """(model, record entry, cache folder, kept-log folder or None) of one cell."""
+    model, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
+    return model, entry, checkpoint_dir(entry, corpus, seed), _kept_dir(spec, name, value, seed, out)
 
 
 def _kept_dir(spec: SweepSpec, name: str, value, seed: int, out: Path | None) -> Path | None:
@@ -196,8 +209,7 @@ def _train_side_by_side(spec: SweepSpec, cells: list[tuple], corpus: str, out: P
     for name, value, seed in cells:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # said again when the cell is scored
-            _, entry = build_model(_cell(spec, name, value), spec.data, seed=seed, device=spec.device)
-        folder, kept = checkpoint_dir(entry, corpus, seed), _kept_dir(spec, name, value, seed, out)
+            _, _, folder, kept = _locate(spec, name, value, seed, corpus, out)
         if not (folder / MODEL_FILE).exists() and not _use_kept(folder, kept):
             todo.append((name, value, seed))
     if not todo:
