@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mcnbench.cli import main as cli
-from mcnbench.data.synth import GENERATOR_VERSION, check_root, ensure_world, generate, make_knobs
+from mcnbench.data.synth import GENERATOR_VERSION, blas, check_root, ensure_world, generate, make_knobs
 from mcnbench.data.synth import builder as gen_module
 from mcnbench.data.synth.presets import PRESETS
 from mcnbench.utils.io import sha256_file
@@ -34,6 +34,20 @@ def manifest(world) -> dict:
 @pytest.fixture(scope="module")
 def knobs():
     return make_knobs("tiny")
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """Build worlds in this process, where monkeypatched generator parts take effect (a machine
+    whose OpenBLAS runs another kernel would otherwise build them in a pinned child process)."""
+    monkeypatch.setattr(blas, "openblas_kernel", lambda: blas.BLAS_KERNEL)
+
+
+# The sha256 of the tiny world's manifest (which lists every file's sha256), as the committed CI
+# reference (results/reference/tiny) was computed on: any machine must write these bytes.
+TINY_MANIFEST_SHA = "5d0cac1452c6f9d4538bb15be7902367fa059ca3b4b98fe2822e56a1d49e0ac1"
+needs_pin = pytest.mark.skipif(not blas.can_run_pinned(),
+                               reason="this CPU cannot run the pinned OpenBLAS kernel")
 
 
 # ------------------------------------------------------------------ determinism and manifest
@@ -92,12 +106,72 @@ def test_the_comparison_world_is_the_default_with_a_larger_corpus_and_test_sets(
         "epochs", "val_fraction", "val_every"}  # the comparison's length and its monitor
 
 
+@needs_pin
+def test_the_tiny_world_has_the_bytes_the_committed_reference_was_computed_on(world):
+    # An AVX-512 machine's OpenBLAS (kernel SkylakeX) rounded the video features' float32 products
+    # otherwise than the AVX2 one (Haswell) the committed worlds were written on: every data
+    # fingerprint differed and CI's compare refused the reference. The generator pins the kernel.
+    assert sha256_file(world / "manifest.json") == TINY_MANIFEST_SHA
+    assert json.loads((world / gen_module.PINNED).read_text()) == {"kernel": "Haswell", "threads": 2}
+
+
+@needs_pin
+def test_a_process_whose_openblas_runs_another_kernel_writes_the_same_bytes(tmp_path):
+    # Sandybridge (AVX) runs on every CPU that runs Haswell; numpy picks the kernel at import, so
+    # the generator must move to a child process started with the pinned kernel.
+    import subprocess
+    import sys
+
+    code = ("import sys; from mcnbench.data.synth import blas, generate; "
+            "assert blas.openblas_kernel() == 'Sandybridge', blas.openblas_kernel(); "
+            "generate(sys.argv[1], preset='tiny', seed=0)")
+    env = {**__import__("os").environ, "OPENBLAS_CORETYPE": "Sandybridge"}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "w")], env=env, check=True)
+    assert sha256_file(tmp_path / "w" / "manifest.json") == TINY_MANIFEST_SHA
+
+
+def test_the_pinned_child_raises_its_error_here(monkeypatch, tmp_path):
+    # a full disk in the child reaches the command's one-line handler as the OSError it was
+    import os
+
+    monkeypatch.setattr(blas, "openblas_kernel", lambda: "SomeOtherKernel")
+    monkeypatch.setattr(blas, "can_run_pinned", lambda: True)
+    with pytest.raises(FileNotFoundError):
+        blas.run_pinned(os.mkdir, str(tmp_path / "missing" / "child"))
+    assert blas.run_pinned(os.mkdir, str(tmp_path / "made")) == "Haswell"
+    assert (tmp_path / "made").is_dir()
+
+
+def test_without_the_pinned_kernel_the_world_is_built_here_with_a_warning(monkeypatch, tmp_path):
+    from mcnbench.data.warnings import DataWarning
+
+    monkeypatch.setattr(blas, "openblas_kernel", lambda: "NEOVERSEN1")
+    monkeypatch.setattr(blas, "can_run_pinned", lambda: False)
+    with pytest.warns(DataWarning, match="cannot be pinned to Haswell.*data fingerprints"):
+        out = generate(tmp_path / "w", preset="tiny", seed=0)
+    assert json.loads((out / gen_module.PINNED).read_text())["kernel"] == "NEOVERSEN1"
+
+
+def test_a_world_cached_without_the_pin_is_written_again(tmp_path, world, capsys):
+    cached = gen_module.cache_root(tmp_path) / gen_module.world_name("tiny", 0)
+    shutil.copytree(world, cached)
+    assert ensure_world("tiny", 0, cache_dir=tmp_path) == cached and capsys.readouterr().err == ""
+    (cached / gen_module.PINNED).unlink()  # as every world cached before the pin existed
+    (cached / "howto100m" / "stale").write_text("")
+    assert ensure_world("tiny", 0, cache_dir=tmp_path) == cached
+    if blas.can_run_pinned():
+        assert "written without the BLAS pin" in capsys.readouterr().err
+        assert not (cached / "howto100m" / "stale").exists()
+    assert (cached / "manifest.json").read_bytes() == (world / "manifest.json").read_bytes()
+
+
 def test_every_manifest_file_exists_with_its_checksum(world, manifest):
     assert len(manifest["files"]) > 100
     for rel, digest in manifest["files"].items():
         assert sha256_file(world / rel) == digest, rel
     on_disk = {p.relative_to(world).as_posix() for p in world.rglob("*") if p.is_file()}
-    assert on_disk == set(manifest["files"]) | {"manifest.json"}
+    # and the note of the BLAS pin it was written under, beside the manifest, not in it
+    assert on_disk == set(manifest["files"]) | {"manifest.json", gen_module.PINNED}
 
 
 def test_manifest_records_knobs_version_and_model_hints(manifest, knobs):
@@ -394,7 +468,7 @@ def test_oracle_scores_far_above_random(world):
 
 # ------------------------------------------------------------------ generation mechanics
 
-def test_failed_generation_leaves_nothing_behind(tmp_path, monkeypatch):
+def test_failed_generation_leaves_nothing_behind(tmp_path, monkeypatch, in_process):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
@@ -409,7 +483,7 @@ def test_refuses_to_overwrite_without_force(world, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
-def test_ensure_world_generates_once_into_the_cache(tmp_path, monkeypatch, capsys):
+def test_ensure_world_generates_once_into_the_cache(tmp_path, monkeypatch, capsys, in_process):
     calls = []
 
     def fake_build(root, knobs, preset, seed):  # the real one is covered above; this is caching

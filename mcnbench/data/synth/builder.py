@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from mcnbench.data.synth.action import write_hmdb51, write_ucf101
+from mcnbench.data.synth.blas import BLAS_KERNEL, BLAS_THREADS, can_run_pinned, run_pinned
 from mcnbench.data.synth.common import Oracle, rng_for
 from mcnbench.data.synth.corpus import write_corpus
 from mcnbench.data.synth.localization import write_crosstask, write_mining_youtube
@@ -45,7 +45,21 @@ def _write_truth(sink: Sink, world: World) -> None:
              z_background=world.z_background.astype(np.float32), concepts=world.concepts)
 
 
-BLAS_THREADS = 2
+PINNED = ".blas.json"  # beside the manifest, not in it: the kernel and threads a world was written with
+
+
+def _build_pinned(root: Path, knobs: Knobs, preset: str, seed: int) -> None:
+    """:func:`_build` under the BLAS pin (:mod:`mcnbench.data.synth.blas`), and the note of it."""
+    kernel = run_pinned(_build, root, knobs, preset, seed)
+    (root / PINNED).write_text(json.dumps({"kernel": kernel, "threads": BLAS_THREADS}) + "\n")
+
+
+def _written_pinned(root: Path) -> bool:
+    try:
+        return json.loads((root / PINNED).read_text()) == {"kernel": BLAS_KERNEL,
+                                                             "threads": BLAS_THREADS}
+    except (OSError, ValueError):
+        return False
 
 
 def _build(root: Path, knobs: Knobs, preset: str, seed: int) -> dict:
@@ -99,9 +113,9 @@ def generate(out: str | Path, preset: str = "default", seed: int = 0, *, overwri
 
     ``knob_overrides`` change single knobs of the preset (see
     :class:`mcnbench.data.synth.presets.Knobs`). An existing non-empty ``out`` is replaced only
-    with ``overwrite=True``. Same preset, seed and knobs give byte-identical files, whatever the
-    number of cores or ``OMP_NUM_THREADS`` (:data:`BLAS_THREADS`), on machines with the same BLAS
-    kernel (numpy's OpenBLAS picks one per CPU family: ``threadpoolctl.threadpool_info()``).
+    with ``overwrite=True``. Same preset, seed and knobs give byte-identical files on every
+    x86-64 machine with AVX2, whatever its cores or ``OMP_NUM_THREADS``: the BLAS threads and
+    kernel are pinned (:mod:`mcnbench.data.synth.blas`).
     """
     knobs = make_knobs(preset, **knob_overrides)
     out = Path(out).expanduser().absolute()
@@ -110,12 +124,7 @@ def generate(out: str | Path, preset: str = "default", seed: int = 0, *, overwri
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        # OpenBLAS sums a float32 product in another order for each thread count, so the bytes
-        # (and the data fingerprints) would follow the machine's cores or OMP_NUM_THREADS; one
-        # fixed count makes them the same everywhere the BLAS kernel is (2: the count the
-        # committed v4 worlds were written with).
-        with threadpool_limits(BLAS_THREADS, user_api="blas"):
-            _build(staging, knobs, preset, seed)
+        _build_pinned(staging, knobs, preset, seed)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -152,11 +161,16 @@ def ensure_world(preset: str = "default", seed: int = 0, cache_dir: str | Path |
 
     Generation goes to a staging folder beside the cache entry and is renamed into place, so
     concurrent callers either see a complete world or generate their own copy; the first rename
-    wins and the others discard theirs.
+    wins and the others discard theirs. A cached world written without the BLAS pin (before it
+    existed, on a CPU with another OpenBLAS kernel) is written again where the pin can run.
     """
     path = cache_root(cache_dir) / world_name(preset, seed)
     if (path / MANIFEST).is_file():
-        return path
+        if _written_pinned(path) or not can_run_pinned():
+            return path
+        print(f"mcnbench: {path} was written without the BLAS pin (its bytes may differ from the "
+              "committed worlds'); writing it again ...", file=sys.stderr, flush=True)
+        return _rewrite_cached(path, preset, seed)
     if path.exists():
         from mcnbench.data.errors import DataError
 
@@ -167,7 +181,7 @@ def ensure_world(preset: str = "default", seed: int = 0, cache_dir: str | Path |
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
-        _build(staging, make_knobs(preset), preset, seed)
+        _build_pinned(staging, make_knobs(preset), preset, seed)
         os.chmod(staging, 0o755)
         try:
             os.rename(staging, path)
@@ -175,6 +189,17 @@ def ensure_world(preset: str = "default", seed: int = 0, cache_dir: str | Path |
             if not (path / MANIFEST).is_file():  # not a lost race: a real error
                 raise
             shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return path
+
+
+def _rewrite_cached(path: Path, preset: str, seed: int) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        _build_pinned(staging, make_knobs(preset), preset, seed)
+        _swap_in(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
