@@ -67,11 +67,14 @@ def test_run_trains_evaluates_every_task_and_prints_the_table(first_run, shared_
     # trained once, into the cache
     assert stdout.count("  training mcn (seed 0)") == 1
     [ckpt] = checkpoints(shared_cache)
-    assert (ckpt.parent / "cache_key.json").exists()
+    # which entry it is, and what trained it: one key's weights differ per CPU instruction set
+    trained_with = json.loads((ckpt.parent / "cache_key.json").read_text())["trained_with"]
+    assert trained_with["cpu"] in ("AVX512", "AVX2", "DEFAULT", "SVE256", "ZVECTOR")
     # one record per task, with the model's full config and the training time
     for task, path in records(out).items():
         rec = read_record(path)
         assert rec.task["name"] == task and rec.seed == 0
+        assert rec.versions["cpu"] == trained_with["cpu"]
         assert rec.model["config"]["train"]["epochs"] == 1  # --set reached the training config
         assert rec.model["config"]["network"]["video_dim"] > 0
         assert rec.model["checkpoint"]["path"] == str(ckpt) and rec.model["checkpoint"]["cached"]

@@ -86,8 +86,11 @@ def ensure_trained(model: Any, entry: dict, *, data_root: Path, train_data: str,
         if path.resolve() != final.resolve():  # the cache expects this name
             raise RuntimeError(f"{entry['name']}.fit wrote {path}, expected {final}")
         spent = time.perf_counter() - t0
+        from mcnbench.utils.env import versions
+
+        # what trained it, beside its identity: the weights of one key differ per CPU family
         atomic_write_json(folder / "cache_key.json", {"model": entry, "train_data": train_data,
-                                                      "seed": seed})
+                                                      "seed": seed, "trained_with": versions()})
         log(f"  trained in {spent:.0f} s")
         return final, spent
 

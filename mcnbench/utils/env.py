@@ -31,13 +31,26 @@ def git_commit() -> tuple[str | None, bool | None]:
         return None, None
 
 
+def cpu_capability() -> str | None:
+    """The vector instruction set torch's CPU kernels run with ("AVX512", "AVX2", ...): a model
+    trained from the same cache key ends with slightly different weights on another one."""
+    try:
+        import torch
+
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (ImportError, AttributeError):
+        return None
+
+
 def versions() -> dict:
-    """Versions of python, the libraries results depend on, mcnbench, and the git commit."""
+    """Versions of python, the libraries results depend on, mcnbench, and the git commit, and
+    the CPU's instruction set (``cpu``: training and evaluation numerics depend on it)."""
     from mcnbench import __version__
 
     sha, dirty = git_commit()
     out = {"python": platform.python_version(), "mcnbench": __version__,
-           "git_commit": sha, "git_dirty": dirty, "platform": platform.platform()}
+           "git_commit": sha, "git_dirty": dirty, "platform": platform.platform(),
+           "cpu": cpu_capability()}
     for dist in ("torch", "numpy", "scipy", "pandas", "faiss-cpu", "gensim"):
         out[dist.replace("-cpu", "")] = _version(dist)
     return out
