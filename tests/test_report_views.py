@@ -174,7 +174,8 @@ def test_a_task_view_of_a_drawn_model_is_not_reported_without_a_log(tmp_path):
     _trained(root, "mcn", train, layout="train/abc123/seed{seed}", key="abc123", label="mcn")
     for seed in (0, 1):
         rec = ResultRecord(model={"name": "mcn", "version": "1", "config": {"train": train},
-                                  "checkpoint": {"path": "/nowhere/model.pth", "cached": True, "key": "abc123"}},
+                                  "checkpoint": {"path": "/nowhere/model.pth", "cached": True,
+                                                 "key": "abc123"}},
                            task={"name": "youcook2", "version": "1", "options": {"direction": "t2v"}},
                            seed=seed, data={"kind": "synthetic"}, metrics={"R@10": 1.0},
                            main_score="R@10", tie_rule="mean", versions={"python": "3"},
@@ -263,7 +264,7 @@ def test_the_length_table_compares_one_model_trained_for_two_lengths(tmp_path):
     mms = {"loss": "mms", "cluster_mode": "joint", "recon": True}
     for epochs, steps in ((2, 30), (4, 60)):  # val_R@10 = step/3 + seed: still rising at any length
         _trained(root, "mcn", {**mms, "epochs": epochs}, val_every=10, steps=steps,
-                 label=f"mcn epochs={epochs}", layout="train/k%d/seed{seed}" % steps, key=f"k{steps}")
+                 label=f"mcn epochs={epochs}", layout=f"train/k{steps}/seed{{seed}}", key=f"k{steps}")
     _trained(root, "nce", {"loss": "nce"}, val_every=10)  # one length: not in the table
     logs = attach_owners(read_train_logs([root])[0], load(root))
     s = length_summary(learning_curve_summary(logs))

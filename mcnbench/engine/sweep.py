@@ -355,7 +355,8 @@ def write_sweep(spec: SweepSpec, rows: list[dict], chosen: dict[str, dict], out:
     for name, c in chosen.items():
         stats, cells = value_stats(rows, name, spec.values), []
         for i, v in enumerate(spec.values):
-            text = "—" if i not in stats else _mean_std(*stats[i]) + (f" (n={stats[i][2]})" if spec.promote else "")
+            n = f" (n={stats[i][2]})" if i in stats and spec.promote else ""
+            text = "—" if i not in stats else _mean_std(*stats[i]) + n
             cells.append(f"**{text}**" if v == c["value"] else text)
         table.append([name, *cells, f"{c['value']}" + (" (edge)" if c["edge"] else "")])
     md = (f"# Sweep of `{spec.key}` on the validation monitor\n\n"

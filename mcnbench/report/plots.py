@@ -912,8 +912,9 @@ def write_plateau_table(logs: pd.DataFrame, path: Path) -> Path:
         s = learning_curve_summary(logs, key)
         if (table := _length_table(length_summary(s), key)) is not None:
             lengths.append(table)
-        rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", r.best_step, f"{r.tail_gain:+.2f}",
-                 "yes" if r.plateaued else "**no**"] for r in s.itertuples(index=False)]
+        rows = [[r.row, r.seeds, r.steps, f"{r.final:.1f}", f"{r.best:.1f}", r.best_step,
+                 f"{r.tail_gain:+.2f}", "yes" if r.plateaued else "**no**"]
+                for r in s.itertuples(index=False)]
         parts.append(f"### {MONITOR_TITLES.get(key, key)} (`{key}`)\n\n" + tabulate(
             rows, headers=["model", "seeds", "steps", "final", "best", "best at step", "gain, last 20 %",
                            "plateaued"],
